@@ -1,0 +1,1 @@
+//! refvid-api (being written).

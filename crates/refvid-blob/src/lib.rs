@@ -1,0 +1,1 @@
+//! refvid-blob (being written).

@@ -1,0 +1,1 @@
+//! The deterministic CPU compositor engine (to be written).

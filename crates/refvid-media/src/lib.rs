@@ -1,0 +1,1 @@
+//! refvid-media (being written).

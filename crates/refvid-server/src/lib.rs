@@ -1,0 +1,1 @@
+//! refvid-server (being written).

@@ -1,0 +1,1 @@
+//! refvid-store (being written).

@@ -1,0 +1,1 @@
+//! refvid-wan (being written).

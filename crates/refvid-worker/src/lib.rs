@@ -1,0 +1,1 @@
+//! refvid-worker (being written).
