@@ -1,0 +1,85 @@
+//! The task-result document: always the five top-level keys, typed exactly as the contract says.
+
+use serde::{Deserialize, Serialize};
+
+/// The four task statuses of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskStatus {
+    #[serde(rename = "TASK_STATUS_QUEUED")]
+    Queued,
+    #[serde(rename = "TASK_STATUS_PROCESSING")]
+    Processing,
+    #[serde(rename = "TASK_STATUS_SUCCEED")]
+    Succeed,
+    #[serde(rename = "TASK_STATUS_FAILED")]
+    Failed,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "TASK_STATUS_QUEUED",
+            Self::Processing => "TASK_STATUS_PROCESSING",
+            Self::Succeed => "TASK_STATUS_SUCCEED",
+            Self::Failed => "TASK_STATUS_FAILED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Queued, Self::Processing, Self::Succeed, Self::Failed]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeed | Self::Failed)
+    }
+}
+
+/// `task`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    pub task_id: String,
+    pub task_type: String,
+    pub status: TaskStatus,
+    pub reason: String,
+    pub eta: u64,
+    pub progress_percent: u32,
+}
+
+/// `extra.debug_info`: millisecond timestamps as strings ("" when not reached yet).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DebugInfo {
+    pub request_info: String,
+    pub submit_time_ms: String,
+    pub execute_time_ms: String,
+    pub complete_time_ms: String,
+}
+
+/// `extra`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Extra {
+    /// The seed used, as a string.
+    pub seed: String,
+    pub enable_nsfw_detection: bool,
+    pub debug_info: DebugInfo,
+}
+
+/// One entry of `videos`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoOut {
+    pub video_url: String,
+    /// Seconds the URL stays valid, as a string.
+    pub video_url_ttl: String,
+    pub video_type: String,
+}
+
+/// The whole task-result document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResultDoc {
+    pub task: TaskInfo,
+    pub extra: Extra,
+    pub images: Vec<serde_json::Value>,
+    pub videos: Vec<VideoOut>,
+    pub audios: Vec<serde_json::Value>,
+}
