@@ -1,1 +1,69 @@
-//! refvid-store (being written).
+//! The durable task store: tasks, the queue they form, and API keys.
+//!
+//! [`TaskStore`] is the only way the API server and the workers meet. A task is stored before the
+//! client gets its id; workers claim queued tasks with a lease they renew by heartbeat; a lease
+//! that runs out (the worker died) puts the task back in the queue; a terminal task is never
+//! claimed again. `sqlite` is the embedded default; PostgreSQL can implement the same trait.
+
+pub mod conformance;
+mod model;
+pub mod sqlite;
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+
+/// Errors of the store. Messages never carry secrets or request bodies.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or answered with an error.
+    #[error("task store unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("task store migration failed: {0}")]
+    Migration(#[source] sqlx::migrate::MigrateError),
+    /// A stored row could not be understood.
+    #[error("corrupt task row: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Unavailable(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The store as the server and workers see it.
+#[async_trait]
+pub trait TaskStore: Send + Sync + 'static {
+    /// Checks that the store answers (readiness).
+    async fn ping(&self) -> Result<()>;
+
+    /// Stores a new API key record.
+    async fn insert_key(&self, key: &NewKey) -> Result<()>;
+    /// The live (not revoked) key with this digest.
+    async fn find_key(&self, key_hash: &str) -> Result<Option<KeyRecord>>;
+    /// Number of live keys.
+    async fn count_keys(&self) -> Result<u64>;
+
+    /// Durably stores a new queued task.
+    async fn submit(&self, task: &NewTask) -> Result<()>;
+    /// A task's state (without its spec).
+    async fn get(&self, id: &str) -> Result<Option<TaskRecord>>;
+
+    /// Claims the oldest runnable queued task for `worker` until `lease_until_ms`.
+    async fn claim(&self, worker: &str, now_ms: i64, lease_until_ms: i64) -> Result<Option<ClaimedTask>>;
+    /// Renews the lease and records progress. `false` when the worker no longer owns the task
+    /// (its lease was taken over or the task ended): it must stop.
+    async fn heartbeat(&self, id: &str, worker: &str, beat: &Heartbeat) -> Result<bool>;
+    /// Marks an owned task succeeded. `false` if the worker no longer owns it.
+    async fn complete(&self, id: &str, worker: &str, output_key: &str, now_ms: i64) -> Result<bool>;
+    /// Ends an owned task: re-queued after `retry_at_ms` if given and attempts remain,
+    /// otherwise failed with `reason`. `false` if the worker no longer owns it.
+    async fn fail(&self, id: &str, worker: &str, failure: &Failure) -> Result<bool>;
+    /// Re-queues (or fails, when out of attempts) tasks whose lease ran out; returns how many.
+    async fn reclaim_expired(&self, now_ms: i64) -> Result<u64>;
+}

@@ -1,0 +1,233 @@
+//! The SQLite task store: one file in the data directory, WAL mode, every commit synced.
+//!
+//! Claims are one `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING`, which SQLite runs under
+//! its single writer lock, so two workers (threads or processes) never claim the same task.
+
+use crate::{
+    ClaimedTask, Failure, Heartbeat, KeyRecord, NewKey, NewTask, Result, State, StoreError,
+    TaskRecord, TaskStore,
+};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use std::path::Path;
+use std::time::Duration;
+
+/// Columns of a [`TaskRecord`], as read by [`record_from_row`] (a macro so that queries stay
+/// `&'static str` literals, which sqlx requires of SQL text).
+macro_rules! record_columns {
+    () => {
+        "id, key_id, seed, status, reason, progress, eta_s, submit_ms, execute_ms, complete_ms, \
+         attempts, output_key"
+    };
+}
+
+/// A [`TaskStore`] on a SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(StoreError::Migration)?;
+        Ok(Self { pool })
+    }
+
+    /// Closes every connection (used before a simulated crash in tests, and at shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn record_from_row(row: &SqliteRow) -> Result<TaskRecord> {
+    let status: String = row.try_get("status")?;
+    let state = State::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
+    Ok(TaskRecord {
+        id: row.try_get("id")?,
+        key_id: row.try_get("key_id")?,
+        seed: row.try_get::<i64, _>("seed")? as u32,
+        state,
+        reason: row.try_get("reason")?,
+        progress: row.try_get::<i64, _>("progress")? as u32,
+        eta_s: row.try_get::<i64, _>("eta_s")? as u64,
+        submit_ms: row.try_get("submit_ms")?,
+        execute_ms: row.try_get("execute_ms")?,
+        complete_ms: row.try_get("complete_ms")?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        output_key: row.try_get("output_key")?,
+    })
+}
+
+#[async_trait]
+impl TaskStore for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_key(&self, key: &NewKey) -> Result<()> {
+        sqlx::query("INSERT INTO api_keys (id, name, key_hash, created_ms) VALUES (?, ?, ?, ?)")
+            .bind(&key.id)
+            .bind(&key.name)
+            .bind(&key.key_hash)
+            .bind(key.created_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn find_key(&self, key_hash: &str) -> Result<Option<KeyRecord>> {
+        let row = sqlx::query("SELECT id, name FROM api_keys WHERE key_hash = ? AND revoked_ms IS NULL")
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(KeyRecord { id: r.try_get("id")?, name: r.try_get("name")? }))
+            .transpose()
+    }
+
+    async fn count_keys(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE revoked_ms IS NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn submit(&self, task: &NewTask) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tasks (id, key_id, spec, seed, status, submit_ms, max_attempts, run_after_ms) \
+             VALUES (?, ?, ?, ?, 'QUEUED', ?, ?, ?)",
+        )
+        .bind(&task.id)
+        .bind(&task.key_id)
+        .bind(&task.spec_json)
+        .bind(task.seed as i64)
+        .bind(task.submit_ms)
+        .bind(task.max_attempts as i64)
+        .bind(task.submit_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<TaskRecord>> {
+        let sql = concat!("SELECT ", record_columns!(), " FROM tasks WHERE id = ?");
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    async fn claim(&self, worker: &str, now_ms: i64, lease_until_ms: i64) -> Result<Option<ClaimedTask>> {
+        let sql = concat!(
+            "UPDATE tasks SET status = 'PROCESSING', lease_owner = ?, lease_expires_ms = ?, \
+               attempts = attempts + 1, progress = 0, execute_ms = COALESCE(execute_ms, ?) \
+             WHERE id = (SELECT id FROM tasks WHERE status = 'QUEUED' AND run_after_ms <= ? \
+                         ORDER BY run_after_ms, submit_ms LIMIT 1) \
+             RETURNING ",
+            record_columns!(),
+            ", spec"
+        );
+        let row = sqlx::query(sql)
+            .bind(worker)
+            .bind(lease_until_ms)
+            .bind(now_ms)
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ClaimedTask {
+            record: record_from_row(&row)?,
+            spec_json: row.try_get("spec")?,
+            lease_until_ms,
+        }))
+    }
+
+    async fn heartbeat(&self, id: &str, worker: &str, beat: &Heartbeat) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET lease_expires_ms = ?, progress = ?, eta_s = ? \
+             WHERE id = ? AND lease_owner = ? AND status = 'PROCESSING'",
+        )
+        .bind(beat.lease_until_ms)
+        .bind(beat.progress.min(100) as i64)
+        .bind(beat.eta_s as i64)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete(&self, id: &str, worker: &str, output_key: &str, now_ms: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET status = 'SUCCEED', progress = 100, eta_s = 0, output_key = ?, \
+               complete_ms = ?, lease_owner = NULL, lease_expires_ms = NULL, reason = '' \
+             WHERE id = ? AND lease_owner = ? AND status = 'PROCESSING'",
+        )
+        .bind(output_key)
+        .bind(now_ms)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fail(&self, id: &str, worker: &str, failure: &Failure) -> Result<bool> {
+        let retry_at = failure.retry_at_ms.unwrap_or(-1);
+        let done = sqlx::query(
+            "UPDATE tasks SET \
+               status = CASE WHEN ? >= 0 AND attempts < max_attempts THEN 'QUEUED' ELSE 'FAILED' END, \
+               run_after_ms = CASE WHEN ? >= 0 THEN ? ELSE run_after_ms END, \
+               complete_ms = CASE WHEN ? >= 0 AND attempts < max_attempts THEN NULL ELSE ? END, \
+               reason = CASE WHEN ? >= 0 AND attempts < max_attempts THEN '' ELSE ? END, \
+               eta_s = 0, lease_owner = NULL, lease_expires_ms = NULL \
+             WHERE id = ? AND lease_owner = ? AND status = 'PROCESSING'",
+        )
+        .bind(retry_at)
+        .bind(retry_at)
+        .bind(retry_at)
+        .bind(retry_at)
+        .bind(failure.now_ms)
+        .bind(retry_at)
+        .bind(&failure.reason)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn reclaim_expired(&self, now_ms: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE tasks SET \
+               status = CASE WHEN attempts < max_attempts THEN 'QUEUED' ELSE 'FAILED' END, \
+               reason = CASE WHEN attempts < max_attempts THEN '' \
+                 ELSE 'The task was interrupted too many times (its worker stopped); submit it again.' END, \
+               complete_ms = CASE WHEN attempts < max_attempts THEN NULL ELSE ? END, \
+               progress = 0, eta_s = 0, lease_owner = NULL, lease_expires_ms = NULL \
+             WHERE status = 'PROCESSING' AND lease_expires_ms < ?",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
