@@ -15,6 +15,8 @@ pub enum ErrorCode {
     RequestTooLarge,
     RateLimitExceeded,
     ServiceNotAvailable,
+    /// Not in the spec's table: an unknown path.
+    NotFound,
     /// Not in the spec's table: an unexpected fault, reported without internals.
     InternalError,
 }
@@ -25,7 +27,7 @@ impl ErrorCode {
         match self {
             Self::InvalidRequestBody => 400,
             Self::FailedToAuth => 401,
-            Self::TaskNotFound => 404,
+            Self::TaskNotFound | Self::NotFound => 404,
             Self::RequestTooLarge => 413,
             Self::RateLimitExceeded => 429,
             Self::ServiceNotAvailable => 503,
@@ -39,6 +41,7 @@ impl ErrorCode {
             Self::InvalidRequestBody => "INVALID_REQUEST_BODY",
             Self::FailedToAuth => "FAILED_TO_AUTH",
             Self::TaskNotFound => "TASK_NOT_FOUND",
+            Self::NotFound => "NOT_FOUND",
             Self::RequestTooLarge => "REQUEST_TOO_LARGE",
             Self::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
             Self::ServiceNotAvailable => "SERVICE_NOT_AVAILABLE",
@@ -59,7 +62,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -74,7 +80,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), metadata: Map::new() }
+        Self {
+            code,
+            message: message.into(),
+            metadata: Map::new(),
+        }
     }
 
     /// Adds one `metadata` entry.

@@ -43,7 +43,9 @@ impl AspectRatio {
             .ok_or_else(|| format!("must look like W:H (e.g. 16:9), got {text:?}"))?;
         let parse = |s: &str| s.trim().parse::<u32>().ok().filter(|v| *v > 0);
         let (Some(w), Some(h)) = (parse(w), parse(h)) else {
-            return Err(format!("must be two positive integers W:H (e.g. 16:9), got {text:?}"));
+            return Err(format!(
+                "must be two positive integers W:H (e.g. 16:9), got {text:?}"
+            ));
         };
         if (w as u64) > 4 * h as u64 || (h as u64) > 4 * w as u64 {
             return Err(format!("must be within 1:4 and 4:1, got {w}:{h}"));
@@ -72,9 +74,15 @@ impl Geometry {
         let (long_num, short_num) = (aspect.w.max(aspect.h) as f64, aspect.w.min(aspect.h) as f64);
         let long = ((short as f64 * long_num / short_num) / 2.0).round() as u32 * 2;
         if aspect.w >= aspect.h {
-            Self { width: long, height: short }
+            Self {
+                width: long,
+                height: short,
+            }
         } else {
-            Self { width: short, height: long }
+            Self {
+                width: short,
+                height: long,
+            }
         }
     }
 }

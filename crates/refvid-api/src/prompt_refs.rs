@@ -30,7 +30,11 @@ pub fn find_refs(prompt: &str, names: &[&str]) -> Result<Vec<PromptRef>, String>
             continue; // a lone "@" is just a character
         }
         let (subject, len) = resolve(rest, word, names).ok_or_else(|| unknown(word, names))?;
-        refs.push(PromptRef { start: at, end: at + 1 + len, subject });
+        refs.push(PromptRef {
+            start: at,
+            end: at + 1 + len,
+            subject,
+        });
     }
     Ok(refs)
 }
@@ -72,7 +76,9 @@ fn resolve(rest: &str, word: &str, names: &[&str]) -> Option<(usize, usize)> {
     }
     best.or_else(|| {
         let index: usize = word.parse().ok()?;
-        (1..=names.len()).contains(&index).then(|| (index - 1, word.len()))
+        (1..=names.len())
+            .contains(&index)
+            .then(|| (index - 1, word.len()))
     })
 }
 
@@ -94,7 +100,11 @@ mod tests {
         let r = find_refs("@cat chases @2 and @Cat.", &["cat", "ball"]).unwrap();
         let subjects: Vec<usize> = r.iter().map(|r| r.subject).collect();
         assert_eq!(subjects, vec![0, 1, 0]);
-        let text = rewrite("@cat chases @2.", &find_refs("@cat chases @2.", &["cat", "ball"]).unwrap(), |i| ["the cat", "the ball"][i].into());
+        let text = rewrite(
+            "@cat chases @2.",
+            &find_refs("@cat chases @2.", &["cat", "ball"]).unwrap(),
+            |i| ["the cat", "the ball"][i].into(),
+        );
         assert_eq!(text, "the cat chases the ball.");
     }
 
@@ -102,13 +112,21 @@ mod tests {
     fn longest_name_wins_and_emails_are_not_refs() {
         let r = find_refs("@red ball and @red", &["red", "red ball"]).unwrap();
         assert_eq!((r[0].subject, r[1].subject), (1, 0));
-        assert!(find_refs("mail me at a@b.com", &["cat"]).unwrap().is_empty());
+        assert!(
+            find_refs("mail me at a@b.com", &["cat"])
+                .unwrap()
+                .is_empty()
+        );
         assert!(find_refs("just an @ sign", &["cat"]).unwrap().is_empty());
     }
 
     #[test]
     fn unknown_refs_are_errors() {
-        assert!(find_refs("@dog runs", &["cat"]).unwrap_err().contains("@dog"));
+        assert!(
+            find_refs("@dog runs", &["cat"])
+                .unwrap_err()
+                .contains("@dog")
+        );
         assert!(find_refs("@3 runs", &["cat", "ball"]).is_err());
         assert!(find_refs("@0 runs", &["cat"]).is_err());
         assert!(find_refs("@catfish", &["cat"]).is_err());

@@ -44,7 +44,9 @@ pub fn parse_submit(body: &[u8]) -> Result<TaskSpec> {
         bgm: opt_bool(obj, "bgm")?.unwrap_or(false),
         audio: opt_bool(obj, "audio")?.unwrap_or(false),
         watermark: opt_bool(obj, "watermark")?.unwrap_or(false),
-        seed: opt_int(obj, "seed", 0, MAX_SEED)?.filter(|s| *s != 0).map(|s| s as u32),
+        seed: opt_int(obj, "seed", 0, MAX_SEED)?
+            .filter(|s| *s != 0)
+            .map(|s| s as u32),
         resolution: resolution(obj)?,
         aspect_ratio: aspect_ratio(obj)?,
         movement: movement(obj)?,
@@ -69,7 +71,10 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn wrong_type(field: &str, want: &str, got: &Value) -> FieldError {
-    FieldError::new(field, format!("{field} must be {want}, got {}", type_name(got)))
+    FieldError::new(
+        field,
+        format!("{field} must be {want}, got {}", type_name(got)),
+    )
 }
 
 fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
@@ -79,13 +84,18 @@ fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
 }
 
 fn opt_int(obj: &Map<String, Value>, key: &str, min: i64, max: i64) -> Result<Option<i64>> {
-    let Some(v) = present(obj, key) else { return Ok(None) };
+    let Some(v) = present(obj, key) else {
+        return Ok(None);
+    };
     let n = v.as_i64().ok_or_else(|| match v {
         Value::Number(_) => FieldError::new(key, format!("{key} must be a whole number, got {v}")),
         _ => wrong_type(key, "an integer", v),
     })?;
     if n < min || n > max {
-        return Err(FieldError::new(key, format!("{key} must be between {min} and {max}, got {n}")));
+        return Err(FieldError::new(
+            key,
+            format!("{key} must be between {min} and {max}, got {n}"),
+        ));
     }
     Ok(Some(n))
 }
@@ -97,8 +107,12 @@ fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str, field: &str) -> Result<Op
 }
 
 fn prompt(obj: &Map<String, Value>, subjects: &[SubjectSpec]) -> Result<String> {
-    let text = opt_str(obj, "prompt", "prompt")?
-        .ok_or_else(|| FieldError::new("prompt", "prompt is required (a string of 0 to 2000 characters)"))?;
+    let text = opt_str(obj, "prompt", "prompt")?.ok_or_else(|| {
+        FieldError::new(
+            "prompt",
+            "prompt is required (a string of 0 to 2000 characters)",
+        )
+    })?;
     let chars = text.chars().count();
     if chars > MAX_PROMPT_CHARS {
         return Err(FieldError::new(
@@ -107,7 +121,8 @@ fn prompt(obj: &Map<String, Value>, subjects: &[SubjectSpec]) -> Result<String> 
         ));
     }
     let names: Vec<&str> = subjects.iter().map(|s| s.name.as_str()).collect();
-    prompt_refs::find_refs(text, &names).map_err(|m| FieldError::new("prompt", format!("prompt {m}")))?;
+    prompt_refs::find_refs(text, &names)
+        .map_err(|m| FieldError::new("prompt", format!("prompt {m}")))?;
     Ok(text.to_string())
 }
 
@@ -115,10 +130,16 @@ fn subjects_or_images(obj: &Map<String, Value>) -> Result<(Vec<SubjectSpec>, boo
     let (subjects, images) = (present(obj, "subjects"), present(obj, "images"));
     let parsed = match (subjects, images) {
         (Some(_), Some(_)) => {
-            return Err(FieldError::new("subjects", "give either subjects or images, not both"));
+            return Err(FieldError::new(
+                "subjects",
+                "give either subjects or images, not both",
+            ));
         }
         (None, None) => {
-            return Err(FieldError::new("subjects", "subjects is required (1 to 7 subjects), or images in non-subject mode"));
+            return Err(FieldError::new(
+                "subjects",
+                "subjects is required (1 to 7 subjects), or images in non-subject mode",
+            ));
         }
         (Some(s), None) => (parse_subjects(s)?, true),
         (None, Some(i)) => (parse_image_mode(i)?, false),
@@ -126,17 +147,31 @@ fn subjects_or_images(obj: &Map<String, Value>) -> Result<(Vec<SubjectSpec>, boo
     let total: usize = parsed.0.iter().map(|s| s.images.len()).sum();
     if total > MAX_IMAGES_TOTAL {
         let field = if parsed.1 { "subjects" } else { "images" };
-        return Err(FieldError::new(field, format!("at most {MAX_IMAGES_TOTAL} images in the whole request, got {total}")));
+        return Err(FieldError::new(
+            field,
+            format!("at most {MAX_IMAGES_TOTAL} images in the whole request, got {total}"),
+        ));
     }
     Ok(parsed)
 }
 
-fn array_of<'a>(v: &'a Value, field: &str, min: usize, max: usize, what: &str) -> Result<&'a Vec<Value>> {
-    let items = v.as_array().ok_or_else(|| wrong_type(field, "an array", v))?;
+fn array_of<'a>(
+    v: &'a Value,
+    field: &str,
+    min: usize,
+    max: usize,
+    what: &str,
+) -> Result<&'a Vec<Value>> {
+    let items = v
+        .as_array()
+        .ok_or_else(|| wrong_type(field, "an array", v))?;
     if items.len() < min || items.len() > max {
         return Err(FieldError::new(
             field,
-            format!("{field} must hold {min} to {max} {what}, got {}", items.len()),
+            format!(
+                "{field} must hold {min} to {max} {what}, got {}",
+                items.len()
+            ),
         ));
     }
     Ok(items)
@@ -147,10 +182,16 @@ fn parse_subjects(v: &Value) -> Result<Vec<SubjectSpec>> {
     let mut out: Vec<SubjectSpec> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let subject = parse_subject(item, &format!("subjects[{i}]"))?;
-        if out.iter().any(|s| s.name.eq_ignore_ascii_case(&subject.name)) {
+        if out
+            .iter()
+            .any(|s| s.name.eq_ignore_ascii_case(&subject.name))
+        {
             return Err(FieldError::new(
                 format!("subjects[{i}].name"),
-                format!("subjects[{i}].name {:?} is used by another subject; names must be unique", subject.name),
+                format!(
+                    "subjects[{i}].name {:?} is used by another subject; names must be unique",
+                    subject.name
+                ),
             ));
         }
         out.push(subject);
@@ -159,13 +200,24 @@ fn parse_subjects(v: &Value) -> Result<Vec<SubjectSpec>> {
 }
 
 fn parse_subject(v: &Value, path: &str) -> Result<SubjectSpec> {
-    let obj = v.as_object().ok_or_else(|| wrong_type(path, "an object", v))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| wrong_type(path, "an object", v))?;
     let name = subject_name(obj, path)?;
     let images_path = format!("{path}.images");
     let images_value = present(obj, "images").ok_or_else(|| {
-        FieldError::new(&images_path, format!("{images_path} is required (1 to {MAX_IMAGES_PER_SUBJECT} images)"))
+        FieldError::new(
+            &images_path,
+            format!("{images_path} is required (1 to {MAX_IMAGES_PER_SUBJECT} images)"),
+        )
     })?;
-    let items = array_of(images_value, &images_path, 1, MAX_IMAGES_PER_SUBJECT, "images")?;
+    let items = array_of(
+        images_value,
+        &images_path,
+        1,
+        MAX_IMAGES_PER_SUBJECT,
+        "images",
+    )?;
     let images = items
         .iter()
         .enumerate()
@@ -173,25 +225,47 @@ fn parse_subject(v: &Value, path: &str) -> Result<SubjectSpec> {
         .collect::<Result<Vec<_>>>()?;
     let voice_path = format!("{path}.voice_id");
     let voice_id = opt_str(obj, "voice_id", &voice_path)?.map(str::to_string);
-    if voice_id.as_ref().is_some_and(|v| v.chars().count() > MAX_VOICE_ID_CHARS) {
-        return Err(FieldError::new(&voice_path, format!("{voice_path} must be at most {MAX_VOICE_ID_CHARS} characters")));
+    if voice_id
+        .as_ref()
+        .is_some_and(|v| v.chars().count() > MAX_VOICE_ID_CHARS)
+    {
+        return Err(FieldError::new(
+            &voice_path,
+            format!("{voice_path} must be at most {MAX_VOICE_ID_CHARS} characters"),
+        ));
     }
-    Ok(SubjectSpec { name, images, voice_id })
+    Ok(SubjectSpec {
+        name,
+        images,
+        voice_id,
+    })
 }
 
 /// `name`, or its alias `id`.
 fn subject_name(obj: &Map<String, Value>, path: &str) -> Result<String> {
-    let key = if present(obj, "name").is_some() { "name" } else { "id" };
+    let key = if present(obj, "name").is_some() {
+        "name"
+    } else {
+        "id"
+    };
     let field = format!("{path}.{key}");
     let name = match present(obj, key) {
-        None => return Err(FieldError::new(format!("{path}.name"), format!("{path}.name is required (1 to {MAX_NAME_CHARS} characters)"))),
+        None => {
+            return Err(FieldError::new(
+                format!("{path}.name"),
+                format!("{path}.name is required (1 to {MAX_NAME_CHARS} characters)"),
+            ));
+        }
         Some(Value::String(s)) => s.trim().to_string(),
         Some(Value::Number(n)) if key == "id" => n.to_string(),
         Some(v) => return Err(wrong_type(&field, "a string", v)),
     };
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS {
-        return Err(FieldError::new(&field, format!("{field} must be 1 to {MAX_NAME_CHARS} characters, got {chars}")));
+        return Err(FieldError::new(
+            &field,
+            format!("{field} must be 1 to {MAX_NAME_CHARS} characters, got {chars}"),
+        ));
     }
     Ok(name)
 }
@@ -212,7 +286,9 @@ fn parse_image_mode(v: &Value) -> Result<Vec<SubjectSpec>> {
 }
 
 fn image_source(v: &Value, field: &str) -> Result<ImageSource> {
-    let text = v.as_str().ok_or_else(|| wrong_type(field, "a string (an http(s) URL or a data URI)", v))?;
+    let text = v
+        .as_str()
+        .ok_or_else(|| wrong_type(field, "a string (an http(s) URL or a data URI)", v))?;
     if text.starts_with("data:") {
         data_uri::decode(text, MAX_IMAGE_BYTES)
             .map_err(|rule| FieldError::new(field, format!("{field} data URI {rule}")))?;
@@ -229,7 +305,9 @@ fn http_url(text: &str, field: &str) -> Result<String> {
     let url = url::Url::parse(text)
         .map_err(|_| bad("must be an http(s) URL or a data:image/(png|jpeg|webp);base64 URI"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(bad("must be an http(s) URL with a host, or a data:image/(png|jpeg|webp);base64 URI"));
+        return Err(bad(
+            "must be an http(s) URL with a host, or a data:image/(png|jpeg|webp);base64 URI",
+        ));
     }
     Ok(text.to_string())
 }
@@ -239,14 +317,18 @@ fn resolution(obj: &Map<String, Value>) -> Result<Resolution> {
         None => Ok(Resolution::P720),
         Some(s) if s.eq_ignore_ascii_case("720p") => Ok(Resolution::P720),
         Some(s) if s.eq_ignore_ascii_case("1080p") => Ok(Resolution::P1080),
-        Some(s) => Err(FieldError::new("resolution", format!("resolution must be 720p or 1080p, got {s:?}"))),
+        Some(s) => Err(FieldError::new(
+            "resolution",
+            format!("resolution must be 720p or 1080p, got {s:?}"),
+        )),
     }
 }
 
 fn aspect_ratio(obj: &Map<String, Value>) -> Result<AspectRatio> {
     match opt_str(obj, "aspect_ratio", "aspect_ratio")? {
         None => Ok(AspectRatio::default()),
-        Some(s) => AspectRatio::parse(s).map_err(|rule| FieldError::new("aspect_ratio", format!("aspect_ratio {rule}"))),
+        Some(s) => AspectRatio::parse(s)
+            .map_err(|rule| FieldError::new("aspect_ratio", format!("aspect_ratio {rule}"))),
     }
 }
 
@@ -267,27 +349,62 @@ fn movement(obj: &Map<String, Value>) -> Result<Movement> {
 }
 
 fn webhook(obj: &Map<String, Value>) -> Result<Option<WebhookSpec>> {
-    let Some(extra) = present(obj, "extra") else { return Ok(None) };
-    let extra = extra.as_object().ok_or_else(|| wrong_type("extra", "an object", extra))?;
-    let Some(hook) = present(extra, "webhook") else { return Ok(None) };
-    let hook = hook.as_object().ok_or_else(|| wrong_type("extra.webhook", "an object", hook))?;
-    let url = opt_str(hook, "url", "extra.webhook.url")?
-        .ok_or_else(|| FieldError::new("extra.webhook.url", "extra.webhook.url is required when extra.webhook is given"))?;
+    let Some(extra) = present(obj, "extra") else {
+        return Ok(None);
+    };
+    let extra = extra
+        .as_object()
+        .ok_or_else(|| wrong_type("extra", "an object", extra))?;
+    let Some(hook) = present(extra, "webhook") else {
+        return Ok(None);
+    };
+    let hook = hook
+        .as_object()
+        .ok_or_else(|| wrong_type("extra.webhook", "an object", hook))?;
+    let url = opt_str(hook, "url", "extra.webhook.url")?.ok_or_else(|| {
+        FieldError::new(
+            "extra.webhook.url",
+            "extra.webhook.url is required when extra.webhook is given",
+        )
+    })?;
     let url = http_url(url, "extra.webhook.url")?;
-    Ok(Some(WebhookSpec { url, test_mode: test_mode(hook)? }))
+    Ok(Some(WebhookSpec {
+        url,
+        test_mode: test_mode(hook)?,
+    }))
 }
 
 fn test_mode(hook: &Map<String, Value>) -> Result<Option<TestMode>> {
-    let Some(tm) = present(hook, "test_mode") else { return Ok(None) };
-    let tm = tm.as_object().ok_or_else(|| wrong_type("extra.webhook.test_mode", "an object", tm))?;
-    let enabled = opt_bool(tm, "enabled").map_err(|e| FieldError::new("extra.webhook.test_mode.enabled", e.message.replace("enabled", "extra.webhook.test_mode.enabled")))?;
-    let status = opt_str(tm, "return_task_status", "extra.webhook.test_mode.return_task_status")?
-        .unwrap_or("TASK_STATUS_SUCCEED");
+    let Some(tm) = present(hook, "test_mode") else {
+        return Ok(None);
+    };
+    let tm = tm
+        .as_object()
+        .ok_or_else(|| wrong_type("extra.webhook.test_mode", "an object", tm))?;
+    let enabled = opt_bool(tm, "enabled").map_err(|e| {
+        FieldError::new(
+            "extra.webhook.test_mode.enabled",
+            e.message
+                .replace("enabled", "extra.webhook.test_mode.enabled"),
+        )
+    })?;
+    let status = opt_str(
+        tm,
+        "return_task_status",
+        "extra.webhook.test_mode.return_task_status",
+    )?
+    .unwrap_or("TASK_STATUS_SUCCEED");
     if !STATUSES.contains(&status) {
         return Err(FieldError::new(
             "extra.webhook.test_mode.return_task_status",
-            format!("extra.webhook.test_mode.return_task_status must be one of {}, got {status:?}", STATUSES.join(", ")),
+            format!(
+                "extra.webhook.test_mode.return_task_status must be one of {}, got {status:?}",
+                STATUSES.join(", ")
+            ),
         ));
     }
-    Ok(Some(TestMode { enabled: enabled.unwrap_or(false), return_task_status: status.to_string() }))
+    Ok(Some(TestMode {
+        enabled: enabled.unwrap_or(false),
+        return_task_status: status.to_string(),
+    }))
 }

@@ -17,7 +17,11 @@ pub struct LocalBlobStore {
 impl LocalBlobStore {
     pub fn new(root: impl Into<PathBuf>, signer: UrlSigner, public_base: &str) -> Self {
         let public_base = public_base.trim_end_matches('/').to_string();
-        Self { root: root.into(), signer, public_base }
+        Self {
+            root: root.into(),
+            signer,
+            public_base,
+        }
     }
 
     /// The file that holds `key`.
@@ -67,10 +71,16 @@ impl BlobStore for LocalBlobStore {
 
     async fn signed_url(&self, key: &str, ttl_secs: u64) -> Result<String, BlobError> {
         check_key(key)?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         let expires = now + ttl_secs;
         let sig = self.signer.sign(key, expires);
-        Ok(format!("{}/files/{key}?expires={expires}&sig={sig}", self.public_base))
+        Ok(format!(
+            "{}/files/{key}?expires={expires}&sig={sig}",
+            self.public_base
+        ))
     }
 }
 
@@ -84,11 +94,20 @@ mod tests {
         let store = LocalBlobStore::new(dir.path(), UrlSigner::new(vec![1; 32]), "http://h:1/");
         store.put("videos/a.mp4", vec![1, 2, 3]).await.unwrap();
         assert_eq!(store.get("videos/a.mp4").await.unwrap(), vec![1, 2, 3]);
-        assert!(matches!(store.get("videos/b.mp4").await, Err(BlobError::NotFound)));
+        assert!(matches!(
+            store.get("videos/b.mp4").await,
+            Err(BlobError::NotFound)
+        ));
         for bad in ["../x", "/etc/passwd", "a//b", "a/./b", "", "a b"] {
-            assert!(matches!(store.put(bad, vec![]).await, Err(BlobError::InvalidKey(_))), "{bad}");
+            assert!(
+                matches!(store.put(bad, vec![]).await, Err(BlobError::InvalidKey(_))),
+                "{bad}"
+            );
         }
         let url = store.signed_url("videos/a.mp4", 60).await.unwrap();
-        assert!(url.starts_with("http://h:1/files/videos/a.mp4?expires="), "{url}");
+        assert!(
+            url.starts_with("http://h:1/files/videos/a.mp4?expires="),
+            "{url}"
+        );
     }
 }

@@ -45,9 +45,17 @@ impl UrlSigner {
     }
 
     /// Checks a signature in constant time, then the expiry against `now` (unix seconds).
-    pub fn verify(&self, key: &str, expires: u64, sig: &str, now: u64) -> Result<(), SignatureError> {
+    pub fn verify(
+        &self,
+        key: &str,
+        expires: u64,
+        sig: &str,
+        now: u64,
+    ) -> Result<(), SignatureError> {
         let sig = hex::decode(sig).map_err(|_| SignatureError::Invalid)?;
-        self.mac(key, expires).verify_slice(&sig).map_err(|_| SignatureError::Invalid)?;
+        self.mac(key, expires)
+            .verify_slice(&sig)
+            .map_err(|_| SignatureError::Invalid)?;
         if now > expires {
             return Err(SignatureError::Expired);
         }
@@ -64,11 +72,26 @@ mod tests {
         let s = UrlSigner::new(b"secret".to_vec());
         let sig = s.sign("videos/a.mp4", 100);
         assert_eq!(s.verify("videos/a.mp4", 100, &sig, 99), Ok(()));
-        assert_eq!(s.verify("videos/a.mp4", 100, &sig, 101), Err(SignatureError::Expired));
-        assert_eq!(s.verify("videos/b.mp4", 100, &sig, 99), Err(SignatureError::Invalid));
-        assert_eq!(s.verify("videos/a.mp4", 1000, &sig, 99), Err(SignatureError::Invalid));
-        assert_eq!(s.verify("videos/a.mp4", 100, "zz", 99), Err(SignatureError::Invalid));
+        assert_eq!(
+            s.verify("videos/a.mp4", 100, &sig, 101),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            s.verify("videos/b.mp4", 100, &sig, 99),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            s.verify("videos/a.mp4", 1000, &sig, 99),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            s.verify("videos/a.mp4", 100, "zz", 99),
+            Err(SignatureError::Invalid)
+        );
         let other = UrlSigner::new(b"other".to_vec());
-        assert_eq!(other.verify("videos/a.mp4", 100, &sig, 99), Err(SignatureError::Invalid));
+        assert_eq!(
+            other.verify("videos/a.mp4", 100, &sig, 99),
+            Err(SignatureError::Invalid)
+        );
     }
 }

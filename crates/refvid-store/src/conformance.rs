@@ -3,7 +3,7 @@
 //! Each check takes a fresh, empty store and panics with a description when the store breaks
 //! the contract. Kept in the library (not `tests/`) so every backend crate can call it.
 
-use crate::{Failure, Heartbeat, NewKey, NewTask, State, TaskStore};
+use crate::{DeliveryOutcome, Failure, Heartbeat, NewKey, NewTask, Outputs, State, TaskStore};
 
 fn task(id: &str, submit_ms: i64) -> NewTask {
     NewTask {
@@ -13,11 +13,24 @@ fn task(id: &str, submit_ms: i64) -> NewTask {
         seed: 7,
         submit_ms,
         max_attempts: 2,
+        webhook_url: None,
+        mock_status: None,
+    }
+}
+
+fn out(video: &str) -> Outputs {
+    Outputs {
+        video_key: video.into(),
+        cover_key: Some(format!("{video}.jpg")),
     }
 }
 
 fn beat(lease_until_ms: i64, progress: u32) -> Heartbeat {
-    Heartbeat { lease_until_ms, progress, eta_s: 3 }
+    Heartbeat {
+        lease_until_ms,
+        progress,
+        eta_s: 3,
+    }
 }
 
 /// Runs every check, each on a store made by `fresh`.
@@ -33,11 +46,26 @@ where
     expired_leases_are_requeued_until_attempts_run_out(&fresh().await).await;
     transient_failures_retry_after_their_time(&fresh().await).await;
     final_failures_keep_their_reason(&fresh().await).await;
+    terminal_tasks_queue_their_webhook_once(&fresh().await).await;
+    deliveries_are_leased_retried_and_given_up(&fresh().await).await;
+    test_mode_tasks_are_not_run_and_send_a_mock_event(&fresh().await).await;
+}
+
+fn hooked(id: &str) -> NewTask {
+    NewTask {
+        webhook_url: Some(format!("http://hook/{id}")),
+        ..task(id, 10)
+    }
 }
 
 async fn keys_are_found_by_digest(store: &impl TaskStore) {
     assert_eq!(store.count_keys().await.unwrap(), 0);
-    let key = NewKey { id: "k1".into(), name: "ci".into(), key_hash: "abc".into(), created_ms: 1 };
+    let key = NewKey {
+        id: "k1".into(),
+        name: "ci".into(),
+        key_hash: "abc".into(),
+        created_ms: 1,
+    };
     store.insert_key(&key).await.unwrap();
     assert_eq!(store.find_key("abc").await.unwrap().unwrap().name, "ci");
     assert!(store.find_key("abd").await.unwrap().is_none());
@@ -47,7 +75,11 @@ async fn keys_are_found_by_digest(store: &impl TaskStore) {
 async fn tasks_are_claimed_oldest_first_and_once(store: &impl TaskStore) {
     store.submit(&task("b", 20)).await.unwrap();
     store.submit(&task("a", 10)).await.unwrap();
-    let first = store.claim("w1", 100, 1000).await.unwrap().expect("a queued task");
+    let first = store
+        .claim("w1", 100, 1000)
+        .await
+        .unwrap()
+        .expect("a queued task");
     assert_eq!(first.record.id, "a");
     assert_eq!(first.record.state, State::Processing);
     assert_eq!(first.record.attempts, 1);
@@ -72,14 +104,20 @@ async fn heartbeats_record_progress_for_the_owner_only(store: &impl TaskStore) {
 async fn completed_tasks_are_never_claimed_again(store: &impl TaskStore) {
     store.submit(&task("a", 10)).await.unwrap();
     store.claim("w1", 100, 1000).await.unwrap().unwrap();
-    assert!(store.complete("a", "w1", "videos/a.mp4", 500).await.unwrap());
+    assert!(
+        store
+            .complete("a", "w1", &out("videos/a.mp4"), 500)
+            .await
+            .unwrap()
+    );
     let rec = store.get("a").await.unwrap().unwrap();
     assert_eq!(rec.state, State::Succeed);
     assert_eq!((rec.progress, rec.complete_ms), (100, Some(500)));
     assert_eq!(rec.output_key.as_deref(), Some("videos/a.mp4"));
+    assert_eq!(rec.cover_key.as_deref(), Some("videos/a.mp4.jpg"));
     assert_eq!(store.reclaim_expired(i64::MAX).await.unwrap(), 0);
     assert!(store.claim("w2", 10_000, 20_000).await.unwrap().is_none());
-    assert!(!store.complete("a", "w1", "again", 600).await.unwrap());
+    assert!(!store.complete("a", "w1", &out("again"), 600).await.unwrap());
 }
 
 async fn expired_leases_are_requeued_until_attempts_run_out(store: &impl TaskStore) {
@@ -92,7 +130,7 @@ async fn expired_leases_are_requeued_until_attempts_run_out(store: &impl TaskSto
     assert!(!store.heartbeat("a", "dead", &beat(5000, 50)).await.unwrap());
     let again = store.claim("w2", 1100, 2000).await.unwrap().unwrap();
     assert_eq!(again.record.attempts, 2);
-    assert!(!store.complete("a", "dead", "x", 1200).await.unwrap());
+    assert!(!store.complete("a", "dead", &out("x"), 1200).await.unwrap());
     // Second expiry with max_attempts = 2: the task fails for good, with a reason.
     assert_eq!(store.reclaim_expired(2001).await.unwrap(), 1);
     let rec = store.get("a").await.unwrap().unwrap();
@@ -103,7 +141,11 @@ async fn expired_leases_are_requeued_until_attempts_run_out(store: &impl TaskSto
 async fn transient_failures_retry_after_their_time(store: &impl TaskStore) {
     store.submit(&task("a", 10)).await.unwrap();
     store.claim("w1", 100, 1000).await.unwrap().unwrap();
-    let retry = Failure { reason: "blob store down".into(), now_ms: 200, retry_at_ms: Some(5000) };
+    let retry = Failure {
+        reason: "blob store down".into(),
+        now_ms: 200,
+        retry_at_ms: Some(5000),
+    };
     assert!(store.fail("a", "w1", &retry).await.unwrap());
     assert_eq!(store.get("a").await.unwrap().unwrap().state, State::Queued);
     assert!(store.claim("w1", 4999, 9000).await.unwrap().is_none());
@@ -113,9 +155,157 @@ async fn transient_failures_retry_after_their_time(store: &impl TaskStore) {
 async fn final_failures_keep_their_reason(store: &impl TaskStore) {
     store.submit(&task("a", 10)).await.unwrap();
     store.claim("w1", 100, 1000).await.unwrap().unwrap();
-    let fatal = Failure { reason: "image 1 is too small".into(), now_ms: 300, retry_at_ms: None };
+    let fatal = Failure {
+        reason: "image 1 is too small".into(),
+        now_ms: 300,
+        retry_at_ms: None,
+    };
     assert!(store.fail("a", "w1", &fatal).await.unwrap());
     let rec = store.get("a").await.unwrap().unwrap();
-    assert_eq!((rec.state, rec.reason.as_str(), rec.complete_ms), (State::Failed, "image 1 is too small", Some(300)));
+    assert_eq!(
+        (rec.state, rec.reason.as_str(), rec.complete_ms),
+        (State::Failed, "image 1 is too small", Some(300))
+    );
     assert!(store.claim("w1", 10_000, 20_000).await.unwrap().is_none());
+}
+
+async fn terminal_tasks_queue_their_webhook_once(store: &impl TaskStore) {
+    store.submit(&hooked("a")).await.unwrap();
+    store.submit(&task("plain", 11)).await.unwrap();
+    store
+        .submit(&NewTask {
+            submit_ms: 12,
+            ..hooked("dies")
+        })
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_delivery(i64::MAX - 1, i64::MAX)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let a = store.claim("w", 100, 1000).await.unwrap().unwrap();
+    assert_eq!(a.record.id, "a");
+    store.heartbeat("a", "w", &beat(900, 50)).await.unwrap();
+    assert!(
+        store.deliveries_of("a").await.unwrap().is_empty(),
+        "no event before the end"
+    );
+    store
+        .complete("a", "w", &out("videos/a.mp4"), 500)
+        .await
+        .unwrap();
+    let plain = store.claim("w", 100, 1000).await.unwrap().unwrap();
+    assert_eq!(plain.record.id, "plain");
+    store
+        .complete(&plain.record.id, "w", &out("videos/p.mp4"), 500)
+        .await
+        .unwrap();
+    assert!(store.deliveries_of("plain").await.unwrap().is_empty());
+    // A task failed by the reaper (out of attempts) sends its event too.
+    for now in [2000, 4000] {
+        store.claim("w", now, now + 10).await.unwrap().unwrap();
+        store.reclaim_expired(now + 20).await.unwrap();
+    }
+    assert_eq!(
+        store.get("dies").await.unwrap().unwrap().state,
+        State::Failed
+    );
+    assert_eq!(store.deliveries_of("dies").await.unwrap().len(), 1);
+    let first = store.claim_delivery(10_000, 20_000).await.unwrap().unwrap();
+    assert_eq!(
+        (first.task_id.as_str(), first.url.as_str(), first.attempts),
+        ("a", "http://hook/a", 1)
+    );
+    assert_eq!(first.mock_status, None);
+    let records = store.deliveries_of("a").await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].state, "PENDING");
+}
+
+async fn deliveries_are_leased_retried_and_given_up(store: &impl TaskStore) {
+    store.submit(&hooked("a")).await.unwrap();
+    store.claim("w", 100, 1000).await.unwrap().unwrap();
+    store.complete("a", "w", &out("k"), 500).await.unwrap();
+    let d = store.claim_delivery(600, 5000).await.unwrap().unwrap();
+    assert!(
+        store.claim_delivery(4999, 9000).await.unwrap().is_none(),
+        "leased"
+    );
+    let retry = DeliveryOutcome::Retry {
+        at_ms: 7000,
+        error: "HTTP 500".into(),
+    };
+    store.finish_delivery(d.id, &retry).await.unwrap();
+    assert!(store.claim_delivery(6999, 9000).await.unwrap().is_none());
+    let again = store.claim_delivery(7000, 9000).await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempts), (d.id, 2));
+    store
+        .finish_delivery(
+            d.id,
+            &DeliveryOutcome::GaveUp {
+                error: "timeout".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_delivery(i64::MAX - 1, i64::MAX)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let rec = &store.deliveries_of("a").await.unwrap()[0];
+    assert_eq!(
+        (rec.state.as_str(), rec.attempts, rec.last_error.as_str()),
+        ("GAVE_UP", 2, "timeout")
+    );
+    // A crashed deliverer's lease runs out and the delivery is claimable again.
+    store.submit(&hooked("b")).await.unwrap();
+    store.claim("w", 100, 1000).await.unwrap().unwrap();
+    store.complete("b", "w", &out("k"), 500).await.unwrap();
+    let b = store.claim_delivery(600, 800).await.unwrap().unwrap();
+    assert_eq!(
+        store.claim_delivery(801, 900).await.unwrap().unwrap().id,
+        b.id
+    );
+    store
+        .finish_delivery(b.id, &DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.deliveries_of("b").await.unwrap()[0].state,
+        "DELIVERED"
+    );
+}
+
+async fn test_mode_tasks_are_not_run_and_send_a_mock_event(store: &impl TaskStore) {
+    let mock = NewTask {
+        mock_status: Some("TASK_STATUS_SUCCEED".into()),
+        ..hooked("m")
+    };
+    store.submit(&mock).await.unwrap();
+    let queued = NewTask {
+        mock_status: Some("TASK_STATUS_QUEUED".into()),
+        ..hooked("q")
+    };
+    store.submit(&queued).await.unwrap();
+    assert_eq!(store.get("m").await.unwrap().unwrap().state, State::Succeed);
+    assert_eq!(store.get("q").await.unwrap().unwrap().state, State::Queued);
+    assert!(
+        store
+            .claim("w", i64::MAX - 1, i64::MAX)
+            .await
+            .unwrap()
+            .is_none(),
+        "test-mode tasks never run"
+    );
+    let d = store.claim_delivery(10, 100).await.unwrap().unwrap();
+    assert_eq!(
+        (d.task_id.as_str(), d.mock_status.as_deref()),
+        ("m", Some("TASK_STATUS_SUCCEED"))
+    );
 }

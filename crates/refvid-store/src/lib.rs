@@ -6,9 +6,11 @@
 //! claimed again. `sqlite` is the embedded default; PostgreSQL can implement the same trait.
 
 pub mod conformance;
+mod document;
 mod model;
 pub mod sqlite;
 
+pub use document::result_document;
 pub use model::*;
 pub use sqlite::SqliteStore;
 
@@ -55,15 +57,34 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn get(&self, id: &str) -> Result<Option<TaskRecord>>;
 
     /// Claims the oldest runnable queued task for `worker` until `lease_until_ms`.
-    async fn claim(&self, worker: &str, now_ms: i64, lease_until_ms: i64) -> Result<Option<ClaimedTask>>;
+    async fn claim(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<ClaimedTask>>;
     /// Renews the lease and records progress. `false` when the worker no longer owns the task
     /// (its lease was taken over or the task ended): it must stop.
     async fn heartbeat(&self, id: &str, worker: &str, beat: &Heartbeat) -> Result<bool>;
     /// Marks an owned task succeeded. `false` if the worker no longer owns it.
-    async fn complete(&self, id: &str, worker: &str, output_key: &str, now_ms: i64) -> Result<bool>;
+    async fn complete(
+        &self,
+        id: &str,
+        worker: &str,
+        outputs: &Outputs,
+        now_ms: i64,
+    ) -> Result<bool>;
     /// Ends an owned task: re-queued after `retry_at_ms` if given and attempts remain,
     /// otherwise failed with `reason`. `false` if the worker no longer owns it.
     async fn fail(&self, id: &str, worker: &str, failure: &Failure) -> Result<bool>;
     /// Re-queues (or fails, when out of attempts) tasks whose lease ran out; returns how many.
     async fn reclaim_expired(&self, now_ms: i64) -> Result<u64>;
+
+    /// Claims the oldest due webhook delivery until `lease_until_ms` (so that two deliverers
+    /// never send it at once, and a crashed one's delivery is picked up again).
+    async fn claim_delivery(&self, now_ms: i64, lease_until_ms: i64) -> Result<Option<Delivery>>;
+    /// Records how a delivery attempt ended.
+    async fn finish_delivery(&self, id: i64, outcome: &DeliveryOutcome) -> Result<()>;
+    /// Every delivery of a task, oldest first.
+    async fn deliveries_of(&self, task_id: &str) -> Result<Vec<DeliveryRecord>>;
 }

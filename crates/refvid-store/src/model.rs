@@ -26,6 +26,10 @@ pub struct NewTask {
     pub seed: u32,
     pub submit_ms: i64,
     pub max_attempts: u32,
+    /// `extra.webhook.url`: where the terminal event is sent.
+    pub webhook_url: Option<String>,
+    /// Test mode: the task is not run; a mock event with this status is sent at once.
+    pub mock_status: Option<String>,
 }
 
 /// Where a task is in its life.
@@ -45,6 +49,11 @@ impl State {
             Self::Succeed => "SUCCEED",
             Self::Failed => "FAILED",
         }
+    }
+
+    /// Parses the contract's spelling, e.g. `TASK_STATUS_SUCCEED`.
+    pub fn parse_wire(s: &str) -> Option<Self> {
+        Self::parse(s.strip_prefix("TASK_STATUS_")?)
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -69,6 +78,15 @@ pub struct TaskRecord {
     pub complete_ms: Option<i64>,
     pub attempts: u32,
     pub output_key: Option<String>,
+    /// The JPEG cover frame of a finished task.
+    pub cover_key: Option<String>,
+}
+
+/// The blobs a finished task produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outputs {
+    pub video_key: String,
+    pub cover_key: Option<String>,
 }
 
 /// A task handed to a worker.
@@ -95,4 +113,35 @@ pub struct Failure {
     pub now_ms: i64,
     /// `Some(time)`: a transient fault, try again from then if attempts remain.
     pub retry_at_ms: Option<i64>,
+}
+
+/// A webhook delivery handed to a deliverer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub task_id: String,
+    pub url: String,
+    /// Set for test-mode events: the status the mock event reports.
+    pub mock_status: Option<String>,
+    /// Attempts made so far, this one included.
+    pub attempts: u32,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Try again at this time.
+    Retry { at_ms: i64, error: String },
+    /// No more attempts.
+    GaveUp { error: String },
+}
+
+/// A delivery's state, for operators and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: String,
 }

@@ -4,8 +4,8 @@
 //! its single writer lock, so two workers (threads or processes) never claim the same task.
 
 use crate::{
-    ClaimedTask, Failure, Heartbeat, KeyRecord, NewKey, NewTask, Result, State, StoreError,
-    TaskRecord, TaskStore,
+    ClaimedTask, Delivery, DeliveryOutcome, DeliveryRecord, Failure, Heartbeat, KeyRecord, NewKey,
+    NewTask, Outputs, Result, State, StoreError, TaskRecord, TaskStore,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -21,7 +21,7 @@ use std::time::Duration;
 macro_rules! record_columns {
     () => {
         "id, key_id, seed, status, reason, progress, eta_s, submit_ms, execute_ms, complete_ms, \
-         attempts, output_key"
+         attempts, output_key, cover_key"
     };
 }
 
@@ -58,9 +58,20 @@ impl SqliteStore {
     }
 }
 
+/// Status, first run time and reason of a new task. A test-mode task is never run: it is
+/// stored in the state its mock event reports, out of the queue's reach.
+fn initial_state(task: &NewTask) -> (&'static str, i64, &'static str) {
+    match task.mock_status.as_deref().and_then(State::parse_wire) {
+        None => ("QUEUED", task.submit_ms, ""),
+        Some(State::Failed) => ("FAILED", i64::MAX, "test mode: the task was not run"),
+        Some(state) => (state.as_str(), i64::MAX, ""),
+    }
+}
+
 fn record_from_row(row: &SqliteRow) -> Result<TaskRecord> {
     let status: String = row.try_get("status")?;
-    let state = State::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
+    let state =
+        State::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
     Ok(TaskRecord {
         id: row.try_get("id")?,
         key_id: row.try_get("key_id")?,
@@ -74,6 +85,7 @@ fn record_from_row(row: &SqliteRow) -> Result<TaskRecord> {
         complete_ms: row.try_get("complete_ms")?,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         output_key: row.try_get("output_key")?,
+        cover_key: row.try_get("cover_key")?,
     })
 }
 
@@ -96,12 +108,18 @@ impl TaskStore for SqliteStore {
     }
 
     async fn find_key(&self, key_hash: &str) -> Result<Option<KeyRecord>> {
-        let row = sqlx::query("SELECT id, name FROM api_keys WHERE key_hash = ? AND revoked_ms IS NULL")
-            .bind(key_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Ok(KeyRecord { id: r.try_get("id")?, name: r.try_get("name")? }))
-            .transpose()
+        let row =
+            sqlx::query("SELECT id, name FROM api_keys WHERE key_hash = ? AND revoked_ms IS NULL")
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok(KeyRecord {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .transpose()
     }
 
     async fn count_keys(&self) -> Result<u64> {
@@ -112,19 +130,39 @@ impl TaskStore for SqliteStore {
     }
 
     async fn submit(&self, task: &NewTask) -> Result<()> {
+        let (status, run_after, reason) = initial_state(task);
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO tasks (id, key_id, spec, seed, status, submit_ms, max_attempts, run_after_ms) \
-             VALUES (?, ?, ?, ?, 'QUEUED', ?, ?, ?)",
+            "INSERT INTO tasks (id, key_id, spec, seed, status, reason, submit_ms, complete_ms, \
+               max_attempts, run_after_ms, webhook_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&task.id)
         .bind(&task.key_id)
         .bind(&task.spec_json)
         .bind(task.seed as i64)
+        .bind(status)
+        .bind(reason)
         .bind(task.submit_ms)
+        .bind(task.mock_status.as_ref().map(|_| task.submit_ms))
         .bind(task.max_attempts as i64)
-        .bind(task.submit_ms)
-        .execute(&self.pool)
+        .bind(run_after)
+        .bind(&task.webhook_url)
+        .execute(&mut *tx)
         .await?;
+        if let (Some(url), Some(mock)) = (&task.webhook_url, &task.mock_status) {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (task_id, url, mock_status, next_attempt_ms, created_ms) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&task.id)
+            .bind(url)
+            .bind(mock)
+            .bind(task.submit_ms)
+            .bind(task.submit_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -134,7 +172,12 @@ impl TaskStore for SqliteStore {
         row.as_ref().map(record_from_row).transpose()
     }
 
-    async fn claim(&self, worker: &str, now_ms: i64, lease_until_ms: i64) -> Result<Option<ClaimedTask>> {
+    async fn claim(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<ClaimedTask>> {
         let sql = concat!(
             "UPDATE tasks SET status = 'PROCESSING', lease_owner = ?, lease_expires_ms = ?, \
                attempts = attempts + 1, progress = 0, execute_ms = COALESCE(execute_ms, ?) \
@@ -174,13 +217,20 @@ impl TaskStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn complete(&self, id: &str, worker: &str, output_key: &str, now_ms: i64) -> Result<bool> {
+    async fn complete(
+        &self,
+        id: &str,
+        worker: &str,
+        outputs: &Outputs,
+        now_ms: i64,
+    ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE tasks SET status = 'SUCCEED', progress = 100, eta_s = 0, output_key = ?, \
+            "UPDATE tasks SET status = 'SUCCEED', progress = 100, eta_s = 0, output_key = ?, cover_key = ?, \
                complete_ms = ?, lease_owner = NULL, lease_expires_ms = NULL, reason = '' \
              WHERE id = ? AND lease_owner = ? AND status = 'PROCESSING'",
         )
-        .bind(output_key)
+        .bind(&outputs.video_key)
+        .bind(&outputs.cover_key)
         .bind(now_ms)
         .bind(id)
         .bind(worker)
@@ -229,5 +279,63 @@ impl TaskStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn claim_delivery(&self, now_ms: i64, lease_until_ms: i64) -> Result<Option<Delivery>> {
+        let row = sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_ms = ? \
+             WHERE id = (SELECT id FROM webhook_deliveries WHERE state = 'PENDING' \
+                         AND next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT 1) \
+             RETURNING id, task_id, url, mock_status, attempts",
+        )
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Delivery {
+            id: row.try_get("id")?,
+            task_id: row.try_get("task_id")?,
+            url: row.try_get("url")?,
+            mock_status: row.try_get("mock_status")?,
+            attempts: row.try_get::<i64, _>("attempts")? as u32,
+        }))
+    }
+
+    async fn finish_delivery(&self, id: i64, outcome: &DeliveryOutcome) -> Result<()> {
+        let (state, next, error) = match outcome {
+            DeliveryOutcome::Delivered => ("DELIVERED", None, ""),
+            DeliveryOutcome::Retry { at_ms, error } => ("PENDING", Some(*at_ms), error.as_str()),
+            DeliveryOutcome::GaveUp { error } => ("GAVE_UP", None, error.as_str()),
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = ?, \
+               next_attempt_ms = COALESCE(?, next_attempt_ms), last_error = ? WHERE id = ?",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn deliveries_of(&self, task_id: &str) -> Result<Vec<DeliveryRecord>> {
+        let rows = sqlx::query(
+            "SELECT state, attempts, last_error FROM webhook_deliveries WHERE task_id = ? ORDER BY id",
+        )
+        .bind(task_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryRecord {
+                    state: r.try_get("state")?,
+                    attempts: r.try_get::<i64, _>("attempts")? as u32,
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .collect()
     }
 }

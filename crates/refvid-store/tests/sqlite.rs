@@ -21,11 +21,23 @@ async fn tasks_survive_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let store = SqliteStore::open(&path).await.unwrap();
-    let task = NewTask { id: "t".into(), key_id: "k".into(), spec_json: "{}".into(), seed: 1, submit_ms: 1, max_attempts: 3 };
+    let task = NewTask {
+        id: "t".into(),
+        key_id: "k".into(),
+        spec_json: "{}".into(),
+        seed: 1,
+        submit_ms: 1,
+        max_attempts: 3,
+        webhook_url: None,
+        mock_status: None,
+    };
     store.submit(&task).await.unwrap();
     store.close().await;
     let reopened = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(reopened.get("t").await.unwrap().unwrap().state, State::Queued);
+    assert_eq!(
+        reopened.get("t").await.unwrap().unwrap().state,
+        State::Queued
+    );
 }
 
 #[tokio::test]
@@ -33,7 +45,16 @@ async fn concurrent_claims_never_hand_out_a_task_twice() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("c.db")).await.unwrap();
     for i in 0..40 {
-        let task = NewTask { id: format!("t{i:02}"), key_id: "k".into(), spec_json: "{}".into(), seed: 1, submit_ms: i, max_attempts: 3 };
+        let task = NewTask {
+            id: format!("t{i:02}"),
+            key_id: "k".into(),
+            spec_json: "{}".into(),
+            seed: 1,
+            submit_ms: i,
+            max_attempts: 3,
+            webhook_url: None,
+            mock_status: None,
+        };
         store.submit(&task).await.unwrap();
     }
     let mut handles = Vec::new();

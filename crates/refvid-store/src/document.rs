@@ -1,0 +1,59 @@
+//! A stored task as the contract's task-result document (also the webhook payload).
+
+use crate::{State as StoreState, TaskRecord};
+use refvid_api::result::{DebugInfo, Extra, TaskInfo, VideoOut};
+use refvid_api::{TASK_TYPE, TaskResultDoc, TaskStatus};
+
+fn status_of(state: StoreState) -> TaskStatus {
+    match state {
+        StoreState::Queued => TaskStatus::Queued,
+        StoreState::Processing => TaskStatus::Processing,
+        StoreState::Succeed => TaskStatus::Succeed,
+        StoreState::Failed => TaskStatus::Failed,
+    }
+}
+
+fn ms(value: Option<i64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// Builds the document; pure, so the shape is tested without a server.
+pub fn result_document(record: &TaskRecord, videos: Vec<VideoOut>) -> TaskResultDoc {
+    let status = status_of(record.state);
+    let progress = match status {
+        TaskStatus::Succeed => 100,
+        TaskStatus::Queued => 0,
+        _ => record.progress.min(100),
+    };
+    TaskResultDoc {
+        task: TaskInfo {
+            task_id: record.id.clone(),
+            task_type: TASK_TYPE.into(),
+            status,
+            reason: if status == TaskStatus::Failed {
+                record.reason.clone()
+            } else {
+                String::new()
+            },
+            eta: if status.is_terminal() {
+                0
+            } else {
+                record.eta_s
+            },
+            progress_percent: progress,
+        },
+        extra: Extra {
+            seed: record.seed.to_string(),
+            enable_nsfw_detection: false,
+            debug_info: DebugInfo {
+                request_info: String::new(),
+                submit_time_ms: record.submit_ms.to_string(),
+                execute_time_ms: ms(record.execute_ms),
+                complete_time_ms: ms(record.complete_ms),
+            },
+        },
+        images: Vec::new(),
+        videos,
+        audios: Vec::new(),
+    }
+}
