@@ -8,10 +8,12 @@
 pub mod conformance;
 mod document;
 mod model;
+pub mod postgres;
 pub mod sqlite;
 
 pub use document::result_document;
 pub use model::*;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -87,4 +89,33 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn finish_delivery(&self, id: i64, outcome: &DeliveryOutcome) -> Result<()>;
     /// Every delivery of a task, oldest first.
     async fn deliveries_of(&self, task_id: &str) -> Result<Vec<DeliveryRecord>>;
+
+    /// Waits up to `max` for a hint that work was queued (PostgreSQL: `LISTEN`). The default
+    /// just sleeps: callers always poll as well, so a missed hint only costs latency.
+    async fn wait_for_work(&self, max: std::time::Duration) {
+        tokio::time::sleep(max).await;
+    }
+}
+
+/// The reason of a task failed because its workers kept dying.
+pub(crate) const INTERRUPTED_REASON: &str =
+    "The task was interrupted too many times (its worker stopped); submit it again.";
+
+/// Status, first run time and reason of a new task. A test-mode task is never run: it is
+/// stored in the state its mock event reports, out of the queue's reach.
+pub(crate) fn initial_state(task: &NewTask) -> (&'static str, i64, &'static str) {
+    match task.mock_status.as_deref().and_then(State::parse_wire) {
+        None => ("QUEUED", task.submit_ms, ""),
+        Some(State::Failed) => ("FAILED", i64::MAX, "test mode: the task was not run"),
+        Some(state) => (state.as_str(), i64::MAX, ""),
+    }
+}
+
+/// The columns a delivery outcome writes: state, next attempt time, last error.
+pub(crate) fn delivery_update(outcome: &DeliveryOutcome) -> (&'static str, Option<i64>, &str) {
+    match outcome {
+        DeliveryOutcome::Delivered => ("DELIVERED", None, ""),
+        DeliveryOutcome::Retry { at_ms, error } => ("PENDING", Some(*at_ms), error.as_str()),
+        DeliveryOutcome::GaveUp { error } => ("GAVE_UP", None, error.as_str()),
+    }
 }

@@ -58,16 +58,6 @@ impl SqliteStore {
     }
 }
 
-/// Status, first run time and reason of a new task. A test-mode task is never run: it is
-/// stored in the state its mock event reports, out of the queue's reach.
-fn initial_state(task: &NewTask) -> (&'static str, i64, &'static str) {
-    match task.mock_status.as_deref().and_then(State::parse_wire) {
-        None => ("QUEUED", task.submit_ms, ""),
-        Some(State::Failed) => ("FAILED", i64::MAX, "test mode: the task was not run"),
-        Some(state) => (state.as_str(), i64::MAX, ""),
-    }
-}
-
 fn record_from_row(row: &SqliteRow) -> Result<TaskRecord> {
     let status: String = row.try_get("status")?;
     let state =
@@ -130,7 +120,7 @@ impl TaskStore for SqliteStore {
     }
 
     async fn submit(&self, task: &NewTask) -> Result<()> {
-        let (status, run_after, reason) = initial_state(task);
+        let (status, run_after, reason) = crate::initial_state(task);
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO tasks (id, key_id, spec, seed, status, reason, submit_ms, complete_ms, \
@@ -268,12 +258,12 @@ impl TaskStore for SqliteStore {
         let done = sqlx::query(
             "UPDATE tasks SET \
                status = CASE WHEN attempts < max_attempts THEN 'QUEUED' ELSE 'FAILED' END, \
-               reason = CASE WHEN attempts < max_attempts THEN '' \
-                 ELSE 'The task was interrupted too many times (its worker stopped); submit it again.' END, \
+               reason = CASE WHEN attempts < max_attempts THEN '' ELSE ? END, \
                complete_ms = CASE WHEN attempts < max_attempts THEN NULL ELSE ? END, \
                progress = 0, eta_s = 0, lease_owner = NULL, lease_expires_ms = NULL \
              WHERE status = 'PROCESSING' AND lease_expires_ms < ?",
         )
+        .bind(crate::INTERRUPTED_REASON)
         .bind(now_ms)
         .bind(now_ms)
         .execute(&self.pool)
@@ -303,11 +293,7 @@ impl TaskStore for SqliteStore {
     }
 
     async fn finish_delivery(&self, id: i64, outcome: &DeliveryOutcome) -> Result<()> {
-        let (state, next, error) = match outcome {
-            DeliveryOutcome::Delivered => ("DELIVERED", None, ""),
-            DeliveryOutcome::Retry { at_ms, error } => ("PENDING", Some(*at_ms), error.as_str()),
-            DeliveryOutcome::GaveUp { error } => ("GAVE_UP", None, error.as_str()),
-        };
+        let (state, next, error) = crate::delivery_update(outcome);
         sqlx::query(
             "UPDATE webhook_deliveries SET state = ?, \
                next_attempt_ms = COALESCE(?, next_attempt_ms), last_error = ? WHERE id = ?",

@@ -1,0 +1,353 @@
+//! The PostgreSQL task store, for many API servers and workers sharing one database.
+//!
+//! Claims take the oldest runnable row with `FOR UPDATE SKIP LOCKED`, so concurrent workers
+//! never wait on each other or take the same task. Inserting a queued task fires
+//! `NOTIFY refvid_tasks`, which [`TaskStore::wait_for_work`] listens for; polling remains the
+//! fallback when a notification is missed.
+
+use crate::{
+    ClaimedTask, Delivery, DeliveryOutcome, DeliveryRecord, Failure, Heartbeat, KeyRecord, NewKey,
+    NewTask, Outputs, Result, State, StoreError, TaskRecord, TaskStore,
+};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+macro_rules! record_columns {
+    () => {
+        "id, key_id, seed, status, reason, progress, eta_s, submit_ms, execute_ms, complete_ms, \
+         attempts, output_key, cover_key"
+    };
+}
+
+/// A [`TaskStore`] on PostgreSQL.
+pub struct PgStore {
+    pool: PgPool,
+    listener: Mutex<Option<PgListener>>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`), optionally inside `schema` (created if missing; used
+    /// by tests to isolate runs), and applies migrations.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        if let Some(schema) = schema {
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await?;
+            let create = format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                schema.replace('"', "")
+            );
+            sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+                .execute(&admin)
+                .await?;
+            admin.close().await;
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(StoreError::Migration)?;
+        Ok(Self {
+            pool,
+            listener: Mutex::new(None),
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn listen(&self) -> Result<PgListener> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen("refvid_tasks").await?;
+        Ok(listener)
+    }
+}
+
+fn record_from_row(row: &PgRow) -> Result<TaskRecord> {
+    let status: String = row.try_get("status")?;
+    let state =
+        State::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
+    Ok(TaskRecord {
+        id: row.try_get("id")?,
+        key_id: row.try_get("key_id")?,
+        seed: row.try_get::<i64, _>("seed")? as u32,
+        state,
+        reason: row.try_get("reason")?,
+        progress: row.try_get::<i64, _>("progress")? as u32,
+        eta_s: row.try_get::<i64, _>("eta_s")? as u64,
+        submit_ms: row.try_get("submit_ms")?,
+        execute_ms: row.try_get("execute_ms")?,
+        complete_ms: row.try_get("complete_ms")?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        output_key: row.try_get("output_key")?,
+        cover_key: row.try_get("cover_key")?,
+    })
+}
+
+#[async_trait]
+impl TaskStore for PgStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_key(&self, key: &NewKey) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, name, key_hash, created_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&key.id)
+        .bind(&key.name)
+        .bind(&key.key_hash)
+        .bind(key.created_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_key(&self, key_hash: &str) -> Result<Option<KeyRecord>> {
+        let row =
+            sqlx::query("SELECT id, name FROM api_keys WHERE key_hash = $1 AND revoked_ms IS NULL")
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok(KeyRecord {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn count_keys(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE revoked_ms IS NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn submit(&self, task: &NewTask) -> Result<()> {
+        let (status, run_after, reason) = crate::initial_state(task);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO tasks (id, key_id, spec, seed, status, reason, submit_ms, complete_ms, \
+               max_attempts, run_after_ms, webhook_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&task.id)
+        .bind(&task.key_id)
+        .bind(&task.spec_json)
+        .bind(task.seed as i64)
+        .bind(status)
+        .bind(reason)
+        .bind(task.submit_ms)
+        .bind(task.mock_status.as_ref().map(|_| task.submit_ms))
+        .bind(task.max_attempts as i64)
+        .bind(run_after)
+        .bind(&task.webhook_url)
+        .execute(&mut *tx)
+        .await?;
+        if let (Some(url), Some(mock)) = (&task.webhook_url, &task.mock_status) {
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (task_id, url, mock_status, next_attempt_ms, created_ms) \
+                 VALUES ($1, $2, $3, $4, $4)",
+            )
+            .bind(&task.id)
+            .bind(url)
+            .bind(mock)
+            .bind(task.submit_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<TaskRecord>> {
+        let sql = concat!("SELECT ", record_columns!(), " FROM tasks WHERE id = $1");
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<ClaimedTask>> {
+        let sql = concat!(
+            "UPDATE tasks SET status = 'PROCESSING', lease_owner = $1, lease_expires_ms = $2, \
+               attempts = attempts + 1, progress = 0, execute_ms = COALESCE(execute_ms, $3) \
+             WHERE id = (SELECT id FROM tasks WHERE status = 'QUEUED' AND run_after_ms <= $3 \
+                         ORDER BY run_after_ms, submit_ms LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING ",
+            record_columns!(),
+            ", spec"
+        );
+        let row = sqlx::query(sql)
+            .bind(worker)
+            .bind(lease_until_ms)
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ClaimedTask {
+            record: record_from_row(&row)?,
+            spec_json: row.try_get("spec")?,
+            lease_until_ms,
+        }))
+    }
+
+    async fn heartbeat(&self, id: &str, worker: &str, beat: &Heartbeat) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET lease_expires_ms = $1, progress = $2, eta_s = $3 \
+             WHERE id = $4 AND lease_owner = $5 AND status = 'PROCESSING'",
+        )
+        .bind(beat.lease_until_ms)
+        .bind(beat.progress.min(100) as i64)
+        .bind(beat.eta_s as i64)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete(
+        &self,
+        id: &str,
+        worker: &str,
+        outputs: &Outputs,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET status = 'SUCCEED', progress = 100, eta_s = 0, output_key = $1, \
+               cover_key = $2, complete_ms = $3, lease_owner = NULL, lease_expires_ms = NULL, reason = '' \
+             WHERE id = $4 AND lease_owner = $5 AND status = 'PROCESSING'",
+        )
+        .bind(&outputs.video_key)
+        .bind(&outputs.cover_key)
+        .bind(now_ms)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn fail(&self, id: &str, worker: &str, failure: &Failure) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET \
+               status = CASE WHEN $1 >= 0 AND attempts < max_attempts THEN 'QUEUED' ELSE 'FAILED' END, \
+               run_after_ms = CASE WHEN $1 >= 0 THEN $1 ELSE run_after_ms END, \
+               complete_ms = CASE WHEN $1 >= 0 AND attempts < max_attempts THEN NULL ELSE $2 END, \
+               reason = CASE WHEN $1 >= 0 AND attempts < max_attempts THEN '' ELSE $3 END, \
+               eta_s = 0, lease_owner = NULL, lease_expires_ms = NULL \
+             WHERE id = $4 AND lease_owner = $5 AND status = 'PROCESSING'",
+        )
+        .bind(failure.retry_at_ms.unwrap_or(-1))
+        .bind(failure.now_ms)
+        .bind(&failure.reason)
+        .bind(id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn reclaim_expired(&self, now_ms: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE tasks SET \
+               status = CASE WHEN attempts < max_attempts THEN 'QUEUED' ELSE 'FAILED' END, \
+               reason = CASE WHEN attempts < max_attempts THEN '' ELSE $2 END, \
+               complete_ms = CASE WHEN attempts < max_attempts THEN NULL ELSE $1 END, \
+               progress = 0, eta_s = 0, lease_owner = NULL, lease_expires_ms = NULL \
+             WHERE status = 'PROCESSING' AND lease_expires_ms < $1",
+        )
+        .bind(now_ms)
+        .bind(crate::INTERRUPTED_REASON)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn claim_delivery(&self, now_ms: i64, lease_until_ms: i64) -> Result<Option<Delivery>> {
+        let row = sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_ms = $1 \
+             WHERE id = (SELECT id FROM webhook_deliveries WHERE state = 'PENDING' \
+                         AND next_attempt_ms <= $2 ORDER BY next_attempt_ms, id LIMIT 1 \
+                         FOR UPDATE SKIP LOCKED) \
+             RETURNING id, task_id, url, mock_status, attempts",
+        )
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Delivery {
+            id: row.try_get("id")?,
+            task_id: row.try_get("task_id")?,
+            url: row.try_get("url")?,
+            mock_status: row.try_get("mock_status")?,
+            attempts: row.try_get::<i64, _>("attempts")? as u32,
+        }))
+    }
+
+    async fn finish_delivery(&self, id: i64, outcome: &DeliveryOutcome) -> Result<()> {
+        let (state, next, error) = crate::delivery_update(outcome);
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, \
+               next_attempt_ms = COALESCE($2, next_attempt_ms), last_error = $3 WHERE id = $4",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn deliveries_of(&self, task_id: &str) -> Result<Vec<DeliveryRecord>> {
+        let rows = sqlx::query(
+            "SELECT state, attempts, last_error FROM webhook_deliveries WHERE task_id = $1 ORDER BY id",
+        )
+        .bind(task_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryRecord {
+                    state: r.try_get("state")?,
+                    attempts: r.try_get::<i64, _>("attempts")? as u32,
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn wait_for_work(&self, max: Duration) {
+        let mut guard = self.listener.lock().await;
+        if guard.is_none() {
+            *guard = self.listen().await.ok();
+        }
+        let Some(listener) = guard.as_mut() else {
+            tokio::time::sleep(max).await;
+            return;
+        };
+        if let Ok(Err(_)) = tokio::time::timeout(max, listener.recv()).await {
+            *guard = None; // reconnect next time; polling covers the gap
+        }
+    }
+}
