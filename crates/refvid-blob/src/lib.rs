@@ -4,10 +4,13 @@
 //! expire; for local disk they point at the server's `/files/` route and carry an HMAC-SHA256
 //! signature over the key and the expiry, checked by [`UrlSigner::verify`].
 
+pub mod conformance;
 mod local;
+mod s3;
 mod signer;
 
 pub use local::LocalBlobStore;
+pub use s3::{S3BlobStore, parse_s3_url};
 pub use signer::{SignatureError, UrlSigner};
 
 use async_trait::async_trait;
@@ -21,6 +24,9 @@ pub enum BlobError {
     /// No blob under this key.
     #[error("blob not found")]
     NotFound,
+    /// The store is misconfigured (bad URL, missing credentials).
+    #[error("blob store configuration: {0}")]
+    Config(String),
     /// The storage failed (disk full, permissions, network).
     #[error("blob storage failed: {0}")]
     Io(#[from] std::io::Error),
