@@ -15,6 +15,7 @@ fn task(id: &str, submit_ms: i64) -> NewTask {
         max_attempts: 2,
         webhook_url: None,
         mock_status: None,
+        max_active_for_key: None,
     }
 }
 
@@ -49,6 +50,8 @@ where
     terminal_tasks_queue_their_webhook_once(&fresh().await).await;
     deliveries_are_leased_retried_and_given_up(&fresh().await).await;
     test_mode_tasks_are_not_run_and_send_a_mock_event(&fresh().await).await;
+    cancelled_tasks_fail_and_their_worker_loses_the_lease(&fresh().await).await;
+    a_key_cannot_exceed_its_active_task_quota(&fresh().await).await;
 }
 
 fn hooked(id: &str) -> NewTask {
@@ -307,5 +310,78 @@ async fn test_mode_tasks_are_not_run_and_send_a_mock_event(store: &impl TaskStor
     assert_eq!(
         (d.task_id.as_str(), d.mock_status.as_deref()),
         ("m", Some("TASK_STATUS_SUCCEED"))
+    );
+}
+
+async fn cancelled_tasks_fail_and_their_worker_loses_the_lease(store: &impl TaskStore) {
+    store.submit(&task("q", 10)).await.unwrap();
+    store
+        .submit(&NewTask {
+            submit_ms: 5,
+            ..hooked("r")
+        })
+        .await
+        .unwrap();
+    let running = store.claim("w", 100, 1000).await.unwrap().unwrap();
+    assert_eq!(running.record.id, "r");
+    assert!(
+        store.cancel("r", "other-key", 200).await.unwrap().is_none(),
+        "another key's task"
+    );
+    let rec = store.cancel("r", "k1", 200).await.unwrap().unwrap();
+    assert_eq!(
+        (rec.state, rec.reason.as_str(), rec.complete_ms),
+        (State::Failed, "cancelled", Some(200))
+    );
+    assert!(
+        !store.heartbeat("r", "w", &beat(2000, 60)).await.unwrap(),
+        "the worker must stop"
+    );
+    assert!(!store.complete("r", "w", &out("late"), 300).await.unwrap());
+    assert_eq!(
+        store.deliveries_of("r").await.unwrap().len(),
+        1,
+        "cancellation sends the event"
+    );
+    assert_eq!(
+        store.cancel("q", "k1", 200).await.unwrap().unwrap().state,
+        State::Failed
+    );
+    assert!(store.claim("w", 10_000, 20_000).await.unwrap().is_none());
+    // Cancelling an ended task changes nothing.
+    let again = store.cancel("r", "k1", 999).await.unwrap().unwrap();
+    assert_eq!(again.complete_ms, Some(200));
+    assert!(store.cancel("missing", "k1", 1).await.unwrap().is_none());
+}
+
+async fn a_key_cannot_exceed_its_active_task_quota(store: &impl TaskStore) {
+    let limited = |id: &str| NewTask {
+        max_active_for_key: Some(2),
+        ..task(id, 10)
+    };
+    assert!(store.submit(&limited("a")).await.unwrap());
+    assert!(store.submit(&limited("b")).await.unwrap());
+    assert!(!store.submit(&limited("c")).await.unwrap());
+    assert!(
+        store.get("c").await.unwrap().is_none(),
+        "a refused task is not stored"
+    );
+    let other = NewTask {
+        key_id: "k2".into(),
+        ..limited("d")
+    };
+    assert!(store.submit(&other).await.unwrap(), "quotas are per key");
+    let a = store.claim("w", 100, 1000).await.unwrap().unwrap();
+    assert!(
+        !store.submit(&limited("c")).await.unwrap(),
+        "running tasks count too"
+    );
+    store
+        .complete(&a.record.id, "w", &out("v"), 200)
+        .await
+        .unwrap();
+    assert!(
+        store.submit(&limited("c")).await.unwrap(),
+        "finished tasks do not count"
     );
 }

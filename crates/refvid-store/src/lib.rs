@@ -53,8 +53,14 @@ pub trait TaskStore: Send + Sync + 'static {
     /// Number of live keys.
     async fn count_keys(&self) -> Result<u64>;
 
-    /// Durably stores a new queued task.
-    async fn submit(&self, task: &NewTask) -> Result<()>;
+    /// Durably stores a new queued task. `false` (nothing stored) when the key already has
+    /// `task.max_active_for_key` tasks queued or running; the check and the insert are atomic
+    /// across every node sharing the store.
+    async fn submit(&self, task: &NewTask) -> Result<bool>;
+    /// Cancels a task of this key that has not ended: it becomes FAILED with reason
+    /// `cancelled`, and a worker running it loses its lease (and stops at its next heartbeat).
+    /// Returns the task as it is afterwards, `None` when the key has no such task.
+    async fn cancel(&self, id: &str, key_id: &str, now_ms: i64) -> Result<Option<TaskRecord>>;
     /// A task's state (without its spec).
     async fn get(&self, id: &str) -> Result<Option<TaskRecord>>;
 
@@ -96,6 +102,9 @@ pub trait TaskStore: Send + Sync + 'static {
         tokio::time::sleep(max).await;
     }
 }
+
+/// The reason of a cancelled task.
+pub const CANCELLED_REASON: &str = "cancelled";
 
 /// The reason of a task failed because its workers kept dying.
 pub(crate) const INTERRUPTED_REASON: &str =

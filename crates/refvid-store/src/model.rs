@@ -30,6 +30,8 @@ pub struct NewTask {
     pub webhook_url: Option<String>,
     /// Test mode: the task is not run; a mock event with this status is sent at once.
     pub mock_status: Option<String>,
+    /// Refuse the task when its key already has this many tasks queued or running.
+    pub max_active_for_key: Option<u32>,
 }
 
 /// Where a task is in its life.

@@ -119,12 +119,14 @@ impl TaskStore for SqliteStore {
         Ok(n as u64)
     }
 
-    async fn submit(&self, task: &NewTask) -> Result<()> {
+    async fn submit(&self, task: &NewTask) -> Result<bool> {
         let (status, run_after, reason) = crate::initial_state(task);
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO tasks (id, key_id, spec, seed, status, reason, submit_ms, complete_ms, \
-               max_attempts, run_after_ms, webhook_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               max_attempts, run_after_ms, webhook_url) \
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM tasks \
+               WHERE key_id = ? AND status IN ('QUEUED', 'PROCESSING')) < ?",
         )
         .bind(&task.id)
         .bind(&task.key_id)
@@ -137,8 +139,13 @@ impl TaskStore for SqliteStore {
         .bind(task.max_attempts as i64)
         .bind(run_after)
         .bind(&task.webhook_url)
+        .bind(&task.key_id)
+        .bind(task.max_active_for_key.map_or(i64::MAX, i64::from))
         .execute(&mut *tx)
         .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
         if let (Some(url), Some(mock)) = (&task.webhook_url, &task.mock_status) {
             sqlx::query(
                 "INSERT INTO webhook_deliveries (task_id, url, mock_status, next_attempt_ms, created_ms) \
@@ -153,7 +160,22 @@ impl TaskStore for SqliteStore {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
+    }
+
+    async fn cancel(&self, id: &str, key_id: &str, now_ms: i64) -> Result<Option<TaskRecord>> {
+        sqlx::query(
+            "UPDATE tasks SET status = 'FAILED', reason = ?, complete_ms = ?, eta_s = 0, \
+               lease_owner = NULL, lease_expires_ms = NULL \
+             WHERE id = ? AND key_id = ? AND status IN ('QUEUED', 'PROCESSING')",
+        )
+        .bind(crate::CANCELLED_REASON)
+        .bind(now_ms)
+        .bind(id)
+        .bind(key_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(self.get(id).await?.filter(|r| r.key_id == key_id))
     }
 
     async fn get(&self, id: &str) -> Result<Option<TaskRecord>> {

@@ -68,6 +68,7 @@ async fn concurrent_claims_on_postgres_never_hand_out_a_task_twice() {
             max_attempts: 3,
             webhook_url: None,
             mock_status: None,
+            max_active_for_key: None,
         };
         store.submit(&task).await.unwrap();
     }
@@ -120,6 +121,7 @@ async fn a_submit_wakes_a_listening_worker_at_once() {
         max_attempts: 3,
         webhook_url: None,
         mock_status: None,
+        max_active_for_key: None,
     };
     store.submit(&task).await.unwrap();
     let waited = waiter.await.unwrap();

@@ -30,6 +30,7 @@ async fn tasks_survive_reopening_the_file() {
         max_attempts: 3,
         webhook_url: None,
         mock_status: None,
+        max_active_for_key: None,
     };
     store.submit(&task).await.unwrap();
     store.close().await;
@@ -54,6 +55,7 @@ async fn concurrent_claims_never_hand_out_a_task_twice() {
             max_attempts: 3,
             webhook_url: None,
             mock_status: None,
+            max_active_for_key: None,
         };
         store.submit(&task).await.unwrap();
     }
