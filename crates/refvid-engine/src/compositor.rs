@@ -134,9 +134,12 @@ impl Scene {
         let frame = (job.width as f64, job.height as f64);
         let profile = MotionProfile::of(job.motion);
         let camera = Camera::new(frame, profile, &mut rng(job.seed, STREAM_CAMERA));
+        // Half the camera's worst-case crop: subjects are rarely cut and still fill the frame.
+        let inset = camera.crop_margin() / 2.0;
         let layout = scene::lay_out(
             frame.0,
             frame.1,
+            inset,
             job.subjects.len(),
             &profile,
             &mut rng(job.seed, STREAM_LAYOUT),

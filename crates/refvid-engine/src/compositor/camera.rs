@@ -57,6 +57,12 @@ impl Camera {
         1.0 + self.profile.zoom
     }
 
+    /// The share of the frame, on each side, that may be out of view at the camera's extremes
+    /// (full zoom and full pan at once).
+    pub fn crop_margin(&self) -> f64 {
+        (0.5 - 0.5 / self.max_zoom() + self.profile.pan).max(0.0)
+    }
+
     pub fn at(&self, t: f64) -> View {
         let (w, h) = self.frame;
         View {

@@ -40,7 +40,7 @@ pub fn cut_out(img: &RgbaImage) -> (RgbaImage, Matte) {
         let share = mask.iter().filter(|&&b| b).count() as f32 / mask.len() as f32;
         // Nearly nothing or nearly everything removed means the guess was wrong.
         if (0.02..0.97).contains(&share) {
-            return (soft_matte(img, &mask), Matte::Cutout);
+            return (soft_matte(img, &mask, backdrop), Matte::Cutout);
         }
     }
     (rounded_card(img), Matte::Card)
@@ -113,16 +113,17 @@ fn flood_backdrop(img: &RgbaImage, backdrop: [u8; 3]) -> Vec<bool> {
     mask
 }
 
-/// Alpha from the backdrop mask: zero on the backdrop, blurred inwards at the outline so the
-/// anti-aliased edge pixels (part backdrop colour) fade rather than form a rim.
-fn soft_matte(img: &RgbaImage, backdrop: &[bool]) -> RgbaImage {
+/// Alpha from the backdrop mask: zero on the backdrop, blurred inwards at the outline. Pixels
+/// in that edge band are also part backdrop colour (anti-aliasing, or blending when the
+/// reference was shrunk), so their alpha is capped by how far their colour is from the
+/// backdrop and the backdrop is un-mixed from their colour: no light rim around the subject.
+fn soft_matte(img: &RgbaImage, backdrop: &[bool], colour: [u8; 3]) -> RgbaImage {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mut plane: Vec<f32> = backdrop
         .iter()
         .map(|&b| if b { 0.0 } else { 1.0 })
         .collect();
-    let radius = (w.min(h) / 200).max(1);
-    super::resample::blur_plane(&mut plane, w, h, radius);
+    super::resample::blur_plane(&mut plane, w, h, (w.min(h) / 200).max(1));
     let mut out = img.clone();
     for (i, p) in out.pixels_mut().enumerate() {
         let soft = if backdrop[i] {
@@ -130,9 +131,30 @@ fn soft_matte(img: &RgbaImage, backdrop: &[bool]) -> RgbaImage {
         } else {
             plane[i].clamp(0.0, 1.0)
         };
-        p.0[3] = (p.0[3] as f32 * soft).round() as u8;
+        let alpha = if soft < 0.999 {
+            unmix_edge(&mut p.0, colour, soft)
+        } else {
+            soft
+        };
+        p.0[3] = (p.0[3] as f32 * alpha).round() as u8;
     }
     out
+}
+
+/// Colour distance from the backdrop at which an edge pixel counts as pure subject.
+const EDGE_DISTANCE: f32 = 3.0 * TOLERANCE;
+
+/// Treats an edge pixel as `subject * a + backdrop * (1 - a)`, recovers the subject colour in
+/// place and returns `a`, capped by the blurred mask `soft`.
+fn unmix_edge(p: &mut [u8; 4], backdrop: [u8; 3], soft: f32) -> f32 {
+    let a = (distance(p, backdrop) / EDGE_DISTANCE).clamp(0.0, 1.0);
+    if a > 0.02 {
+        for c in 0..3 {
+            let b = backdrop[c] as f32;
+            p[c] = (b + (p[c] as f32 - b) / a).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    a.min(soft)
 }
 
 /// The whole image with anti-aliased rounded corners.

@@ -105,21 +105,45 @@ pub struct Layout {
     pub paths: Vec<SubjectPath>,
 }
 
-/// Lays out `n` subjects on a `w × h` frame.
-pub fn lay_out(w: f64, h: f64, n: usize, profile: &MotionProfile, rng: &mut ChaCha8Rng) -> Layout {
+/// The area subject centres stay in: `x0..x1`, `y0..y1` in frame pixels.
+#[derive(Debug, Clone, Copy)]
+struct Stage {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+/// Lays out `n` subjects on a `w × h` frame, keeping `inset` (a fraction of the frame on each
+/// side) clear so the camera's pan and zoom rarely crop a subject.
+pub fn lay_out(
+    w: f64,
+    h: f64,
+    inset: f64,
+    n: usize,
+    profile: &MotionProfile,
+    rng: &mut ChaCha8Rng,
+) -> Layout {
+    let stage = Stage {
+        x0: w * inset,
+        y0: h * inset,
+        x1: w * (1.0 - inset),
+        y1: h * (1.0 - inset),
+    };
     let (cols, rows) = grid(n, w / h);
-    let slot = (w / cols as f64, h / rows as f64);
+    let slot = (
+        (stage.x1 - stage.x0) / cols as f64,
+        (stage.y1 - stage.y0) / rows as f64,
+    );
     let size = subject_size(n, w.min(h), slot);
     let mut slots: Vec<usize> = (0..cols * rows).collect();
     slots.shuffle(rng);
     let paths = slots[..n]
         .iter()
         .map(|&s| {
-            let centre = (
-                ((s % cols) as f64 + 0.5) * slot.0,
-                ((s / cols) as f64 + 0.5) * slot.1,
-            );
-            subject_path(centre, slot, size, (w, h), profile, rng)
+            let x = stage.x0 + ((s % cols) as f64 + 0.5) * slot.0;
+            let y = stage.y0 + ((s / cols) as f64 + 0.5) * slot.1;
+            subject_path((x, y), slot, size, stage, h, profile, rng)
         })
         .collect();
     Layout { size, paths }
@@ -147,24 +171,21 @@ fn subject_path(
     centre: (f64, f64),
     slot: (f64, f64),
     size: f64,
-    frame: (f64, f64),
+    stage: Stage,
+    frame_h: f64,
     profile: &MotionProfile,
     rng: &mut ChaCha8Rng,
 ) -> SubjectPath {
     let jitter = |rng: &mut ChaCha8Rng, s: f64| rng.random_range(-0.08..0.08) * s;
     let hop = profile.hop * size;
-    // Keep the whole subject (half its size, a little more at the bottom) inside the frame.
+    // Keep the whole subject (half its size, plus the hop above it) on the stage.
     let margin = size * 0.5;
-    let home_x = clamp_mid(centre.0 + jitter(rng, slot.0), margin, frame.0 - margin);
-    let home_y = clamp_mid(
-        centre.1 + jitter(rng, slot.1),
-        margin + hop,
-        frame.1 - margin,
-    );
-    let room_x = (home_x - margin).min(frame.0 - margin - home_x).max(0.0);
-    let room_y = (home_y - margin - hop)
-        .min(frame.1 - margin - home_y)
-        .max(0.0);
+    let (lo_x, hi_x) = (stage.x0 + margin, stage.x1 - margin);
+    let (lo_y, hi_y) = (stage.y0 + margin + hop, stage.y1 - margin);
+    let home_x = clamp_mid(centre.0 + jitter(rng, slot.0), lo_x, hi_x);
+    let home_y = clamp_mid(centre.1 + jitter(rng, slot.1), lo_y, hi_y);
+    let room_x = (home_x - lo_x).min(hi_x - home_x).max(0.0);
+    let room_y = (home_y - lo_y).min(hi_y - home_y).max(0.0);
     let speed = profile.speed;
     SubjectPath {
         home: (home_x, home_y),
@@ -176,7 +197,7 @@ fn subject_path(
         y: Wander::random(rng, (0.08, 0.2), speed),
         hop: Wave::random(rng, (0.35, 0.7), speed, hop),
         breathe: Wave::random(rng, (0.2, 0.5), speed, BREATHE),
-        frame_h: frame.1,
+        frame_h,
     }
 }
 
@@ -196,7 +217,7 @@ mod tests {
 
     fn layout(w: f64, h: f64, n: usize, seed: u64) -> Layout {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        lay_out(w, h, n, &MotionProfile::of(Motion::High), &mut rng)
+        lay_out(w, h, 0.05, n, &MotionProfile::of(Motion::High), &mut rng)
     }
 
     #[test]
