@@ -31,7 +31,7 @@ use crate::{Control, Engine, EngineError, FrameSink, Progress, RenderJob};
 use camera::{Camera, PAD, View};
 use cutout::Matte;
 use raster::Placement;
-use scene::{MotionProfile, Pose, SubjectPath};
+use scene::{Layout, MotionProfile, Pose, SubjectPath};
 use sprite::Sprite;
 
 /// Largest accepted frame side: beyond this a frame buffer alone is hundreds of megabytes.
@@ -144,18 +144,7 @@ impl Scene {
             &profile,
             &mut rng(job.seed, STREAM_LAYOUT),
         );
-        // The largest on-screen size, so sprites are only ever shrunk when drawn.
-        let longest = (layout.size * scene::max_pose_scale() * camera.max_zoom()).ceil() as usize;
-        let subjects: Vec<Subject> = job
-            .subjects
-            .iter()
-            .zip(layout.paths)
-            .map(|(s, path)| Subject {
-                sprite: sprite::build(&s.images[0], longest),
-                path,
-                base_scale: layout.size / longest as f64,
-            })
-            .collect();
+        let subjects = build_subjects(job, layout, scene::max_pose_scale() * camera.max_zoom());
         let (backdrop, shadow_colour) = paint_backdrop(job, &subjects);
         Scene {
             frame,
@@ -209,6 +198,22 @@ impl Scene {
         );
         raster::draw_sprite(out, &s.sprite.image, Placement { cx, cy, scale });
     }
+}
+
+/// Pairs each subject's sprite with its path. `max_scale` is the largest on-screen size relative
+/// to the layout size: sprites are prepared that large so drawing only ever shrinks them.
+fn build_subjects(job: &RenderJob, layout: Layout, max_scale: f64) -> Vec<Subject> {
+    let longest = (layout.size * max_scale).ceil() as usize;
+    let base_scale = layout.size / longest.max(1) as f64;
+    job.subjects
+        .iter()
+        .zip(layout.paths)
+        .map(|(s, path)| Subject {
+            sprite: sprite::build(&s.images[0], longest),
+            path,
+            base_scale,
+        })
+        .collect()
 }
 
 /// The backdrop (frame plus camera margin) and the colour shadows take on it.

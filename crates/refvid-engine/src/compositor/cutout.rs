@@ -85,12 +85,7 @@ fn flood_backdrop(img: &RgbaImage, backdrop: [u8; 3]) -> Vec<bool> {
     let px = |i: usize| img.get_pixel((i % w) as u32, (i / w) as u32).0;
     let is_bg = |i: usize| distance(&px(i), backdrop) <= TOLERANCE;
     let mut mask = vec![false; w * h];
-    let mut stack: Vec<usize> = (0..w * h)
-        .filter(|&i| {
-            let (x, y) = (i % w, i / w);
-            x == 0 || y == 0 || x == w - 1 || y == h - 1
-        })
-        .collect();
+    let mut stack = edge_indices(w, h);
     while let Some(i) = stack.pop() {
         if mask[i] || !is_bg(i) {
             continue;
@@ -113,17 +108,24 @@ fn flood_backdrop(img: &RgbaImage, backdrop: [u8; 3]) -> Vec<bool> {
     mask
 }
 
+/// Indices of the pixels on the image's edges (corners may repeat).
+fn edge_indices(w: usize, h: usize) -> Vec<usize> {
+    let rows = (0..w).flat_map(|x| [x, (h - 1) * w + x]);
+    let cols = (0..h).flat_map(|y| [y * w, y * w + w - 1]);
+    rows.chain(cols).collect()
+}
+
 /// Alpha from the backdrop mask: zero on the backdrop, blurred inwards at the outline. Pixels
 /// in that edge band are also part backdrop colour (anti-aliasing, or blending when the
-/// reference was shrunk), so their alpha is capped by how far their colour is from the
-/// backdrop and the backdrop is un-mixed from their colour: no light rim around the subject.
+/// reference was shrunk), so each is un-mixed: no light rim around the subject.
 fn soft_matte(img: &RgbaImage, backdrop: &[bool], colour: [u8; 3]) -> RgbaImage {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mut plane: Vec<f32> = backdrop
         .iter()
         .map(|&b| if b { 0.0 } else { 1.0 })
         .collect();
-    super::resample::blur_plane(&mut plane, w, h, (w.min(h) / 200).max(1));
+    let radius = (w.min(h) / 200).max(1);
+    super::resample::blur_plane(&mut plane, w, h, radius);
     let mut out = img.clone();
     for (i, p) in out.pixels_mut().enumerate() {
         let soft = if backdrop[i] {
@@ -131,8 +133,9 @@ fn soft_matte(img: &RgbaImage, backdrop: &[bool], colour: [u8; 3]) -> RgbaImage 
         } else {
             plane[i].clamp(0.0, 1.0)
         };
-        let alpha = if soft < 0.999 {
-            unmix_edge(&mut p.0, colour, soft)
+        let alpha = if soft > 0.0 && soft < 0.999 {
+            let pure = subject_distance(img, backdrop, colour, (i % w, i / w), radius + 3);
+            unmix_edge(&mut p.0, colour, pure).min(soft)
         } else {
             soft
         };
@@ -141,20 +144,38 @@ fn soft_matte(img: &RgbaImage, backdrop: &[bool], colour: [u8; 3]) -> RgbaImage 
     out
 }
 
-/// Colour distance from the backdrop at which an edge pixel counts as pure subject.
-const EDGE_DISTANCE: f32 = 3.0 * TOLERANCE;
+/// How far the subject's own colour near `at` is from the backdrop: the largest distance among
+/// the subject pixels within `r`. An edge pixel's share of that distance is its coverage.
+fn subject_distance(
+    img: &RgbaImage,
+    backdrop: &[bool],
+    colour: [u8; 3],
+    at: (usize, usize),
+    r: usize,
+) -> f32 {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut best = TOLERANCE * 1.5;
+    for y in at.1.saturating_sub(r)..(at.1 + r + 1).min(h) {
+        for x in at.0.saturating_sub(r)..(at.0 + r + 1).min(w) {
+            if !backdrop[y * w + x] {
+                best = best.max(distance(&img.get_pixel(x as u32, y as u32).0, colour));
+            }
+        }
+    }
+    best
+}
 
-/// Treats an edge pixel as `subject * a + backdrop * (1 - a)`, recovers the subject colour in
-/// place and returns `a`, capped by the blurred mask `soft`.
-fn unmix_edge(p: &mut [u8; 4], backdrop: [u8; 3], soft: f32) -> f32 {
-    let a = (distance(p, backdrop) / EDGE_DISTANCE).clamp(0.0, 1.0);
+/// Treats an edge pixel as `subject * a + backdrop * (1 - a)`, where the pure subject lies
+/// `pure` away from the backdrop; recovers the subject colour in place and returns `a`.
+fn unmix_edge(p: &mut [u8; 4], backdrop: [u8; 3], pure: f32) -> f32 {
+    let a = (distance(p, backdrop) / pure).clamp(0.0, 1.0);
     if a > 0.02 {
         for c in 0..3 {
             let b = backdrop[c] as f32;
             p[c] = (b + (p[c] as f32 - b) / a).round().clamp(0.0, 255.0) as u8;
         }
     }
-    a.min(soft)
+    a
 }
 
 /// The whole image with anti-aliased rounded corners.
@@ -215,6 +236,27 @@ mod tests {
         }
         let (out, _) = cut_out(&img);
         assert_eq!(out.get_pixel(50, 50).0[3], 255);
+    }
+
+    #[test]
+    fn anti_aliased_edges_keep_the_subject_colour_not_the_backdrop() {
+        // A red disc blended into white over a 4-pixel ramp, as a shrunk photo would be.
+        let img = RgbaImage::from_fn(100, 100, |x, y| {
+            let d = (x as f32 - 50.0).hypot(y as f32 - 50.0);
+            let t = ((d - 30.0) / 4.0).clamp(0.0, 1.0);
+            let mix = |s: f32| (s + (255.0 - s) * t) as u8;
+            image::Rgba([mix(220.0), mix(0.0), mix(0.0), 255])
+        });
+        let (out, matte) = cut_out(&img);
+        assert_eq!(matte, Matte::Cutout);
+        let edge: Vec<_> = out
+            .pixels()
+            .filter(|p| p.0[3] > 0 && p.0[3] < 255)
+            .collect();
+        assert!(!edge.is_empty());
+        for p in edge {
+            assert!(p.0[1] < 60 && p.0[0] > 150, "pinkish edge pixel {p:?}");
+        }
     }
 
     #[test]
