@@ -10,7 +10,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::palette::{Palette, Rgb};
-use super::resample::{FloatImage, blur_image, resize};
+use super::resample::{FloatImage, blur_image, resize, shrink_to};
 
 /// How much of the blurred photo shows through the painted scene.
 const PHOTO_WASH: f32 = 0.45;
@@ -105,7 +105,7 @@ fn ground(x: f32, y: f32, h: f32, pal: &Palette, f: &Features) -> Rgb {
 
 /// The photo shrunk to a few dozen pixels, blurred and enlarged: only its colours survive.
 fn blurred_photo(photo: &RgbaImage, w: usize, h: usize) -> FloatImage {
-    let src = FloatImage::from_rgba(photo);
+    let src = FloatImage::from_rgba(&shrink_to(photo, 256));
     let long = src.width.max(src.height) as f32;
     let k = 32.0 / long;
     let mut small = resize(

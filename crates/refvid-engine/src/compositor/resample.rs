@@ -1,4 +1,5 @@
-//! Preparation-time image processing in floating point: high-quality resizing and blurring.
+//! Preparation-time image processing: high-quality resizing and blurring, in floating point
+//! (after an 8-bit halving of very large images).
 //!
 //! This runs once per clip (sprites, backdrop), never per frame, so it favours quality over
 //! speed: a separable tent filter whose support widens with the reduction ratio averages every
@@ -87,6 +88,59 @@ impl FloatImage {
 
 pub fn to_u8(v: f32) -> u8 {
     (v * 255.0).round().clamp(0.0, 255.0) as u8
+}
+
+/// A copy no larger than `limit` on its longer side.
+pub fn shrink_to(img: &RgbaImage, limit: usize) -> RgbaImage {
+    // Halve huge references in 8 bits first: a float copy of a 50-megapixel photo is 800 MB.
+    let mut halved: Option<RgbaImage> = None;
+    loop {
+        let current = halved.as_ref().unwrap_or(img);
+        if (current.width().max(current.height()) as usize) < 2 * limit.max(1) {
+            break;
+        }
+        halved = Some(halve(current));
+    }
+    let img = halved.as_ref().unwrap_or(img);
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w.max(h) <= limit {
+        return img.clone();
+    }
+    let (nw, nh) = fit_longest(w, h, limit);
+    resize(&FloatImage::from_rgba(img), nw, nh).to_rgba()
+}
+
+/// Half size by averaging 2×2 blocks, colours weighted by alpha (an odd last row or column is
+/// dropped).
+fn halve(img: &RgbaImage) -> RgbaImage {
+    RgbaImage::from_fn(
+        (img.width() / 2).max(1),
+        (img.height() / 2).max(1),
+        |x, y| {
+            let (mut sum, mut alpha) = ([0u32; 3], 0u32);
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                let p = img
+                    .get_pixel(
+                        (2 * x + dx).min(img.width() - 1),
+                        (2 * y + dy).min(img.height() - 1),
+                    )
+                    .0;
+                (0..3).for_each(|c| sum[c] += p[c] as u32 * p[3] as u32);
+                alpha += p[3] as u32;
+            }
+            let colour = sum.map(|s| (s + alpha / 2).checked_div(alpha).unwrap_or(0) as u8);
+            image::Rgba([colour[0], colour[1], colour[2], ((alpha + 2) / 4) as u8])
+        },
+    )
+}
+
+/// `w × h` scaled so the longer side is `longest`, each side at least 1.
+pub fn fit_longest(w: usize, h: usize, longest: usize) -> (usize, usize) {
+    let k = longest as f64 / w.max(h).max(1) as f64;
+    (
+        ((w as f64 * k).round() as usize).max(1),
+        ((h as f64 * k).round() as usize).max(1),
+    )
 }
 
 /// The source pixels one output pixel averages and their weights (summing to 1).
@@ -230,6 +284,18 @@ mod tests {
         }
         let out = resize(&img, 8, 8);
         assert!(out.px.iter().all(|p| (p[0] - 0.5).abs() < 0.05));
+    }
+
+    #[test]
+    fn huge_references_are_halved_then_resized_to_the_limit() {
+        let img = RgbaImage::from_pixel(5000, 120, image::Rgba([10, 200, 30, 255]));
+        let out = shrink_to(&img, 600);
+        assert_eq!(out.width(), 600);
+        assert!(out.pixels().all(|p| p.0 == [10, 200, 30, 255]));
+        let halved = halve(&RgbaImage::from_fn(2, 2, |x, _| {
+            image::Rgba([200, 0, 0, if x == 0 { 255 } else { 0 }])
+        }));
+        assert_eq!(halved.get_pixel(0, 0).0, [200, 0, 0, 128]);
     }
 
     #[test]

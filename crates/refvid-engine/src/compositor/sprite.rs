@@ -9,7 +9,7 @@ use image::RgbaImage;
 
 use super::cutout::{self, Matte};
 use super::raster::{Mask, PremulImage};
-use super::resample::{FloatImage, blur_plane, resize};
+use super::resample::{FloatImage, blur_plane, fit_longest, resize, shrink_to};
 
 /// Cutting out at twice the final size keeps outlines smooth without wasting time on
 /// multi-megapixel references.
@@ -42,54 +42,6 @@ pub fn build(reference: &RgbaImage, longest: usize) -> Sprite {
         shadow_offset,
         matte,
     }
-}
-
-/// A copy no larger than `limit` on its longer side.
-fn shrink_to(img: &RgbaImage, limit: usize) -> RgbaImage {
-    let mut img = img.clone();
-    // Halve huge references in 8 bits first: a float copy of a 50-megapixel photo is 800 MB.
-    while img.width().max(img.height()) as usize >= 2 * limit {
-        img = halve(&img);
-    }
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    if w.max(h) <= limit {
-        return img;
-    }
-    let (nw, nh) = fit_longest(w, h, limit);
-    resize(&FloatImage::from_rgba(&img), nw, nh).to_rgba()
-}
-
-/// Half size by averaging 2×2 blocks, colours weighted by alpha (an odd last row or column is
-/// dropped).
-fn halve(img: &RgbaImage) -> RgbaImage {
-    RgbaImage::from_fn(
-        (img.width() / 2).max(1),
-        (img.height() / 2).max(1),
-        |x, y| {
-            let (mut sum, mut alpha) = ([0u32; 3], 0u32);
-            for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                let p = img
-                    .get_pixel(
-                        (2 * x + dx).min(img.width() - 1),
-                        (2 * y + dy).min(img.height() - 1),
-                    )
-                    .0;
-                (0..3).for_each(|c| sum[c] += p[c] as u32 * p[3] as u32);
-                alpha += p[3] as u32;
-            }
-            let colour = sum.map(|s| (s + alpha / 2).checked_div(alpha).unwrap_or(0) as u8);
-            image::Rgba([colour[0], colour[1], colour[2], ((alpha + 2) / 4) as u8])
-        },
-    )
-}
-
-/// `w × h` scaled so the longer side is `longest`, each side at least 1.
-fn fit_longest(w: usize, h: usize, longest: usize) -> (usize, usize) {
-    let k = longest as f64 / w.max(h).max(1) as f64;
-    (
-        ((w as f64 * k).round() as usize).max(1),
-        ((h as f64 * k).round() as usize).max(1),
-    )
 }
 
 /// Crops to the bounding box of the visible pixels (the whole image if none are).
@@ -167,18 +119,6 @@ mod tests {
             s.shadow.height - s.image.height
         );
         assert_eq!((s.shadow.width - s.image.width) % 2, 0);
-    }
-
-    #[test]
-    fn huge_references_are_halved_then_resized_to_the_limit() {
-        let img = RgbaImage::from_pixel(5000, 120, image::Rgba([10, 200, 30, 255]));
-        let out = shrink_to(&img, 600);
-        assert_eq!(out.width(), 600);
-        assert!(out.pixels().all(|p| p.0 == [10, 200, 30, 255]));
-        let halved = halve(&RgbaImage::from_fn(2, 2, |x, _| {
-            image::Rgba([200, 0, 0, if x == 0 { 255 } else { 0 }])
-        }));
-        assert_eq!(halved.get_pixel(0, 0).0, [200, 0, 0, 128]);
     }
 
     #[test]
