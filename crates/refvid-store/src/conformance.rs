@@ -73,6 +73,13 @@ async fn keys_are_found_by_digest(store: &impl TaskStore) {
     assert_eq!(store.find_key("abc").await.unwrap().unwrap().name, "ci");
     assert!(store.find_key("abd").await.unwrap().is_none());
     assert_eq!(store.count_keys().await.unwrap(), 1);
+    assert_eq!(store.revoke_key("ci", 5).await.unwrap(), 1);
+    assert!(
+        store.find_key("abc").await.unwrap().is_none(),
+        "a revoked key no longer works"
+    );
+    assert_eq!(store.count_keys().await.unwrap(), 0);
+    assert_eq!(store.revoke_key("ci", 6).await.unwrap(), 0);
 }
 
 async fn tasks_are_claimed_oldest_first_and_once(store: &impl TaskStore) {

@@ -52,6 +52,10 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn find_key(&self, key_hash: &str) -> Result<Option<KeyRecord>>;
     /// Number of live keys.
     async fn count_keys(&self) -> Result<u64>;
+    /// Revokes the live keys with this id or name; returns how many.
+    async fn revoke_key(&self, id_or_name: &str, now_ms: i64) -> Result<u64>;
+    /// Number of runnable queued tasks (test-mode tasks excluded).
+    async fn queue_depth(&self) -> Result<u64>;
 
     /// Durably stores a new queued task. `false` (nothing stored) when the key already has
     /// `task.max_active_for_key` tasks queued or running; the check and the insert are atomic

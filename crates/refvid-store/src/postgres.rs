@@ -131,6 +131,22 @@ impl TaskStore for PgStore {
         .transpose()
     }
 
+    async fn queue_depth(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE status = 'QUEUED' AND run_after_ms < 9000000000000000000")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn revoke_key(&self, id_or_name: &str, now_ms: i64) -> Result<u64> {
+        let done = sqlx::query("UPDATE api_keys SET revoked_ms = $1 WHERE (id = $2 OR name = $2) AND revoked_ms IS NULL")
+            .bind(now_ms)
+            .bind(id_or_name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn count_keys(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE revoked_ms IS NULL")
             .fetch_one(&self.pool)
