@@ -1,1 +1,24 @@
-//! refvid-wan (being written).
+//! The Wan 2.1 / VACE model family on candle.
+//!
+//! - [`umt5`]: the UMT5 text encoder; [`tokenizer`]: prompt → 512 padded ids and mask.
+//! - [`transformer`]: `WanTransformer3DModel`, with the [`vace`] branch of
+//!   `WanVACETransformer3DModel`; built from [`rope`], [`attention`] and [`conv3d`].
+//! - [`loading`]: diffusers folder layout, sharded safetensors, dtypes, named errors.
+//! - [`check`]: the parity command (`refvid wan check`) as a library function.
+//!
+//! Everything is checked against diffusers/transformers on tiny random-weight models; see
+//! `tests/fixtures/README.md`.
+
+pub mod attention;
+pub mod check;
+pub mod conv3d;
+pub mod error;
+pub mod loading;
+pub mod rope;
+pub mod tokenizer;
+pub mod transformer;
+pub mod umt5;
+pub mod vace;
+
+pub use check::{CheckArgs, Module, run_check};
+pub use error::{Result, WanError};

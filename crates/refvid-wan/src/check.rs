@@ -1,0 +1,247 @@
+//! The parity command (`refvid wan check`) as a library function.
+//!
+//! Runs one module of a diffusers-format checkpoint on tensors read from a safetensors file and
+//! writes its outputs to another, with the tensor names of `shared/spec/PARITY.md`:
+//!
+//! | module | inputs | output |
+//! |---|---|---|
+//! | `text_encoder` | `input_ids` i64 `[B, L]`, `attention_mask` i64 `[B, L]` (optional) | `last_hidden_state` |
+//! | `transformer` | `hidden_states`, `timestep`, `encoder_hidden_states`, for VACE `control_hidden_states` and optionally `control_hidden_states_scale` | `sample` |
+//!
+//! Outputs are written as f32 whatever the compute dtype.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::error::{Result, WanError};
+use crate::loading::{module_dir, read_config, var_builder};
+use crate::transformer::{WanConfig, WanTransformer};
+use crate::umt5::{Umt5Config, Umt5Encoder};
+use crate::vace::VaceInput;
+
+/// Which module to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Module {
+    /// The UMT5 encoder (`text_encoder/`).
+    TextEncoder,
+    /// The Wan or Wan-VACE transformer (`transformer/`).
+    Transformer,
+}
+
+impl Module {
+    /// The diffusers subfolder name (also the `--module` value).
+    pub fn folder(self) -> &'static str {
+        match self {
+            Module::TextEncoder => "text_encoder",
+            Module::Transformer => "transformer",
+        }
+    }
+}
+
+impl FromStr for Module {
+    type Err = WanError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "text_encoder" => Ok(Module::TextEncoder),
+            "transformer" => Ok(Module::Transformer),
+            other => Err(WanError::Input(format!(
+                "unknown module `{other}` (expected text_encoder or transformer)"
+            ))),
+        }
+    }
+}
+
+/// The compute dtype (`--dtype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    F32,
+    Bf16,
+    F16,
+}
+
+impl Precision {
+    /// The candle dtype.
+    pub fn dtype(self) -> DType {
+        match self {
+            Precision::F32 => DType::F32,
+            Precision::Bf16 => DType::BF16,
+            Precision::F16 => DType::F16,
+        }
+    }
+}
+
+impl FromStr for Precision {
+    type Err = WanError;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match crate::loading::parse_dtype(s)? {
+            DType::BF16 => Precision::Bf16,
+            DType::F16 => Precision::F16,
+            _ => Precision::F32,
+        })
+    }
+}
+
+/// The device (`--device`): `cpu`, `cuda` or `cuda:N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceKind {
+    #[default]
+    Cpu,
+    Cuda(usize),
+}
+
+impl DeviceKind {
+    /// Opens the device (CUDA needs the crate's `cuda` feature).
+    pub fn open(self) -> Result<Device> {
+        match self {
+            DeviceKind::Cpu => Ok(Device::Cpu),
+            DeviceKind::Cuda(i) => Ok(Device::new_cuda(i)?),
+        }
+    }
+}
+
+impl FromStr for DeviceKind {
+    type Err = WanError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(DeviceKind::Cpu),
+            "cuda" => Ok(DeviceKind::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceKind::Cuda)
+                .ok_or_else(|| {
+                    WanError::Input(format!(
+                        "unknown device `{s}` (expected cpu, cuda or cuda:N)"
+                    ))
+                }),
+        }
+    }
+}
+
+/// Arguments of [`run_check`], one field per command-line option.
+#[derive(Debug, Clone)]
+pub struct CheckArgs {
+    /// `--model`: a diffusers pipeline folder or the module's own folder.
+    pub model: PathBuf,
+    /// `--module`.
+    pub module: Module,
+    /// `--inputs`: safetensors file with the input tensors.
+    pub inputs: PathBuf,
+    /// `--out`: safetensors file to write.
+    pub out: PathBuf,
+    /// `--dtype` (default f32).
+    pub dtype: Precision,
+    /// `--device` (default cpu).
+    pub device: DeviceKind,
+}
+
+/// Runs the module on the inputs and writes the outputs (see the module docs for the names).
+pub fn run_check(args: &CheckArgs) -> Result<()> {
+    let device = args.device.open()?;
+    let inputs = read_inputs(&args.inputs, &device)?;
+    let outputs = match args.module {
+        Module::TextEncoder => run_text_encoder(args, &inputs, &device)?,
+        Module::Transformer => run_transformer(args, &inputs, &device)?,
+    };
+    candle_core::safetensors::save(&outputs, &args.out).map_err(|e| match e {
+        candle_core::Error::Io(source) => WanError::Io {
+            path: args.out.clone(),
+            source,
+        },
+        other => other.into(),
+    })
+}
+
+fn read_inputs(path: &std::path::Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    if !path.is_file() {
+        return Err(WanError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such input file"),
+        });
+    }
+    Ok(candle_core::safetensors::load(path, device)?)
+}
+
+fn input<'a>(inputs: &'a HashMap<String, Tensor>, name: &str) -> Result<&'a Tensor> {
+    inputs
+        .get(name)
+        .ok_or_else(|| WanError::Input(format!("input file has no tensor `{name}`")))
+}
+
+fn run_text_encoder(
+    args: &CheckArgs,
+    inputs: &HashMap<String, Tensor>,
+    device: &Device,
+) -> Result<HashMap<String, Tensor>> {
+    let dir = module_dir(&args.model, "text_encoder")?;
+    let cfg: Umt5Config = read_config(&dir)?;
+    let model = Umt5Encoder::new(&cfg, var_builder(&dir, args.dtype.dtype(), device)?)?;
+    let ids = input(inputs, "input_ids")?;
+    let mask = inputs.get("attention_mask");
+    let h = model.forward(ids, mask)?;
+    Ok(HashMap::from([(
+        "last_hidden_state".to_string(),
+        h.to_dtype(DType::F32)?,
+    )]))
+}
+
+/// Loads the transformer of a model folder (config checked, errors naming the key or tensor).
+pub fn load_transformer(
+    model: &std::path::Path,
+    dtype: DType,
+    device: &Device,
+) -> Result<WanTransformer> {
+    let dir = module_dir(model, "transformer")?;
+    let cfg: WanConfig = read_config(&dir)?;
+    cfg.validate().map_err(|msg| WanError::Config {
+        path: dir.join("config.json"),
+        msg,
+    })?;
+    Ok(WanTransformer::new(
+        &cfg,
+        var_builder(&dir, dtype, device)?,
+    )?)
+}
+
+fn run_transformer(
+    args: &CheckArgs,
+    inputs: &HashMap<String, Tensor>,
+    device: &Device,
+) -> Result<HashMap<String, Tensor>> {
+    let dtype = args.dtype.dtype();
+    let model = load_transformer(&args.model, dtype, device)?;
+    let x = input(inputs, "hidden_states")?.to_dtype(dtype)?;
+    let t = input(inputs, "timestep")?.to_dtype(DType::F32)?;
+    let text = input(inputs, "encoder_hidden_states")?.to_dtype(dtype)?;
+    let control = match inputs.get("control_hidden_states") {
+        Some(c) if model.is_vace() => Some(c.to_dtype(dtype)?),
+        Some(_) => {
+            return Err(WanError::Input(
+                "control_hidden_states given but the model has no VACE layers".into(),
+            ));
+        }
+        None if model.is_vace() => {
+            return Err(WanError::Input(
+                "input file has no tensor `control_hidden_states` (VACE model)".into(),
+            ));
+        }
+        None => None,
+    };
+    let scale: Option<Vec<f32>> = match inputs.get("control_hidden_states_scale") {
+        Some(s) => Some(s.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?),
+        None => None,
+    };
+    let vace = control.as_ref().map(|c| VaceInput {
+        control: c,
+        scale: scale.as_deref(),
+    });
+    let y = model.forward(&x, &t, &text, vace)?;
+    Ok(HashMap::from([(
+        "sample".to_string(),
+        y.to_dtype(DType::F32)?,
+    )]))
+}

@@ -1,0 +1,594 @@
+//! The Wan 2.1 video transformer (`WanTransformer3DModel`, optionally with the VACE branch of
+//! `WanVACETransformer3DModel`).
+//!
+//! Mirrors diffusers' `models/transformers/transformer_wan.py` (and `transformer_wan_vace.py` for
+//! the config keys `vace_layers`/`vace_in_channels`). Data flow for latents `[B, C, F, H, W]`:
+//! patch embedding (a strided 3-D conv) → tokens `[B, N, D]`; sinusoidal timestep → `temb`
+//! `[B, D]` → shared modulation `[B, 6, D]`; text `[B, L, text_dim]` → `[B, L, D]`; blocks
+//! (AdaLN self-attention with 3-axis RoPE, cross-attention to the text, gated GELU-tanh FFN);
+//! head (AdaLN with `temb`, linear to `C·pt·ph·pw`) → unpatchify to `[B, C, F, H, W]`.
+//! Modules diffusers keeps in f32 (`time_embedder`, `scale_shift_table`, the norms) are loaded and
+//! run in f32 whatever the compute dtype, and the gated residual sums run in f32 as upstream.
+
+use candle_core::{DType, Module, Result, Tensor};
+use candle_nn::{Linear, RmsNorm, VarBuilder};
+
+use crate::attention::{DEFAULT_MAX_SCORE_ELEMENTS, chunked_attention};
+use crate::conv3d::Conv3d;
+use crate::rope::{apply_rope, rope_tables};
+use crate::vace::{VaceBranch, VaceInput};
+
+/// `config.json` of `WanTransformer3DModel` / `WanVACETransformer3DModel`
+/// (diffusers `transformer_wan.py`, `transformer_wan_vace.py`).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct WanConfig {
+    #[serde(default = "default_patch")]
+    pub patch_size: Vec<usize>,
+    pub num_attention_heads: usize,
+    pub attention_head_dim: usize,
+    pub in_channels: usize,
+    #[serde(default)]
+    pub out_channels: Option<usize>,
+    pub text_dim: usize,
+    #[serde(default = "default_freq_dim")]
+    pub freq_dim: usize,
+    pub ffn_dim: usize,
+    pub num_layers: usize,
+    #[serde(default = "default_true")]
+    pub cross_attn_norm: bool,
+    #[serde(default = "default_eps")]
+    pub eps: f64,
+    /// I2V image conditioning; not supported yet (must be absent or null).
+    #[serde(default)]
+    pub image_dim: Option<usize>,
+    /// I2V added key/value projections; not supported yet (must be absent or null).
+    #[serde(default)]
+    pub added_kv_proj_dim: Option<usize>,
+    #[serde(default = "default_rope_len")]
+    pub rope_max_seq_len: usize,
+    /// VACE only: the base blocks after which a hint is added.
+    #[serde(default)]
+    pub vace_layers: Option<Vec<usize>>,
+    /// VACE only: channels of the control latents.
+    #[serde(default)]
+    pub vace_in_channels: Option<usize>,
+}
+
+fn default_patch() -> Vec<usize> {
+    vec![1, 2, 2]
+}
+fn default_freq_dim() -> usize {
+    256
+}
+fn default_true() -> bool {
+    true
+}
+fn default_eps() -> f64 {
+    1e-6
+}
+fn default_rope_len() -> usize {
+    1024
+}
+
+impl WanConfig {
+    /// Inner width `heads × head_dim`.
+    pub fn dim(&self) -> usize {
+        self.num_attention_heads * self.attention_head_dim
+    }
+
+    /// `(pt, ph, pw)`.
+    pub fn patch(&self) -> (usize, usize, usize) {
+        (self.patch_size[0], self.patch_size[1], self.patch_size[2])
+    }
+
+    /// Output channels (defaults to the input channels).
+    pub fn out_ch(&self) -> usize {
+        self.out_channels.unwrap_or(self.in_channels)
+    }
+
+    /// Checks the keys we rely on; the error names the offending key.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.patch_size.len() != 3 {
+            return Err(format!(
+                "patch_size must have 3 entries, got {:?}",
+                self.patch_size
+            ));
+        }
+        if self.image_dim.is_some() || self.added_kv_proj_dim.is_some() {
+            return Err("image_dim/added_kv_proj_dim (I2V) are not supported".into());
+        }
+        if let Some(layers) = &self.vace_layers {
+            if self.vace_in_channels.is_none() {
+                return Err("vace_layers is set but vace_in_channels is missing".into());
+            }
+            if let Some(&bad) = layers.iter().find(|&&l| l >= self.num_layers) {
+                return Err(format!(
+                    "vace_layers entry {bad} >= num_layers {}",
+                    self.num_layers
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// LayerNorm computed in f32 (diffusers' `FP32LayerNorm`), with or without affine parameters.
+#[derive(Debug, Clone)]
+pub(crate) struct Fp32LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f32,
+}
+
+impl Fp32LayerNorm {
+    pub(crate) fn new(dim: usize, eps: f64, affine: bool, vb: VarBuilder) -> Result<Self> {
+        let (weight, bias) = if affine {
+            let vb = vb.set_dtype(DType::F32);
+            (vb.get(dim, "weight")?, vb.get(dim, "bias")?)
+        } else {
+            (
+                Tensor::ones(dim, DType::F32, vb.device())?,
+                Tensor::zeros(dim, DType::F32, vb.device())?,
+            )
+        };
+        Ok(Self {
+            weight,
+            bias,
+            eps: eps as f32,
+        })
+    }
+
+    /// Normalises `x` in f32 and returns f32.
+    pub(crate) fn forward_f32(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.to_dtype(DType::F32)?.contiguous()?;
+        candle_nn::ops::layer_norm(&x, &self.weight, &self.bias, self.eps)
+    }
+}
+
+/// The 3-axis rotary tables for one token grid.
+#[derive(Debug, Clone)]
+pub struct Rope {
+    pub cos: Tensor,
+    pub sin: Tensor,
+}
+
+/// `WanAttention`: projections with bias, RMS norm of Q and K across all heads, optional RoPE.
+#[derive(Debug, Clone)]
+pub(crate) struct WanAttention {
+    to_q: Linear,
+    to_k: Linear,
+    to_v: Linear,
+    to_out: Linear,
+    norm_q: RmsNorm,
+    norm_k: RmsNorm,
+    heads: usize,
+    max_score_elements: usize,
+}
+
+impl WanAttention {
+    pub(crate) fn new(cfg: &WanConfig, vb: VarBuilder) -> Result<Self> {
+        let d = cfg.dim();
+        Ok(Self {
+            to_q: candle_nn::linear(d, d, vb.pp("to_q"))?,
+            to_k: candle_nn::linear(d, d, vb.pp("to_k"))?,
+            to_v: candle_nn::linear(d, d, vb.pp("to_v"))?,
+            to_out: candle_nn::linear(d, d, vb.pp("to_out.0"))?,
+            norm_q: candle_nn::rms_norm(d, cfg.eps, vb.pp("norm_q"))?,
+            norm_k: candle_nn::rms_norm(d, cfg.eps, vb.pp("norm_k"))?,
+            heads: cfg.num_attention_heads,
+            max_score_elements: DEFAULT_MAX_SCORE_ELEMENTS,
+        })
+    }
+
+    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, n, d) = x.dims3()?;
+        x.reshape((b, n, self.heads, d / self.heads))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    /// Self-attention when `context` is `None`, cross-attention to `context` otherwise.
+    pub(crate) fn forward(
+        &self,
+        x: &Tensor,
+        context: Option<&Tensor>,
+        rope: Option<&Rope>,
+    ) -> Result<Tensor> {
+        let ctx = context.unwrap_or(x);
+        let q = self.split_heads(&self.norm_q.forward(&self.to_q.forward(x)?)?)?;
+        let k = self.split_heads(&self.norm_k.forward(&self.to_k.forward(ctx)?)?)?;
+        let v = self.split_heads(&self.to_v.forward(ctx)?)?;
+        let (q, k) = match rope {
+            Some(r) => (
+                apply_rope(&q, &r.cos, &r.sin)?,
+                apply_rope(&k, &r.cos, &r.sin)?,
+            ),
+            None => (q, k),
+        };
+        let head_dim = q.dim(3)?;
+        let y = chunked_attention(
+            &q,
+            &k,
+            &v,
+            1.0 / (head_dim as f64).sqrt(),
+            self.max_score_elements,
+        )?;
+        let (b, h, n, hd) = y.dims4()?;
+        let y = y.transpose(1, 2)?.reshape((b, n, h * hd))?;
+        self.to_out.forward(&y)
+    }
+}
+
+/// `FeedForward(dim, ffn_dim, activation_fn="gelu-approximate")`: `net.0.proj`, GELU-tanh, `net.2`.
+#[derive(Debug, Clone)]
+pub(crate) struct FeedForward {
+    proj_in: Linear,
+    proj_out: Linear,
+}
+
+impl FeedForward {
+    pub(crate) fn new(dim: usize, ffn_dim: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            proj_in: candle_nn::linear(dim, ffn_dim, vb.pp("net.0.proj"))?,
+            proj_out: candle_nn::linear(ffn_dim, dim, vb.pp("net.2"))?,
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.proj_out.forward(&self.proj_in.forward(x)?.gelu()?)
+    }
+}
+
+/// `norm(x) · (1 + scale) + shift` in f32, cast back to `dtype`.
+fn modulate(normed_f32: &Tensor, shift: &Tensor, scale: &Tensor, dtype: DType) -> Result<Tensor> {
+    normed_f32
+        .broadcast_mul(&(scale + 1.0)?)?
+        .broadcast_add(shift)?
+        .to_dtype(dtype)
+}
+
+/// `x + y · gate` in f32, cast back to `x`'s dtype.
+fn gated_residual(x: &Tensor, y: &Tensor, gate: &Tensor) -> Result<Tensor> {
+    let sum = x
+        .to_dtype(DType::F32)?
+        .add(&y.to_dtype(DType::F32)?.broadcast_mul(gate)?)?;
+    sum.to_dtype(x.dtype())
+}
+
+/// `WanTransformerBlock` (also the body of a VACE block).
+#[derive(Debug, Clone)]
+pub(crate) struct WanBlock {
+    norm1: Fp32LayerNorm,
+    attn1: WanAttention,
+    norm2: Option<Fp32LayerNorm>,
+    attn2: WanAttention,
+    norm3: Fp32LayerNorm,
+    ffn: FeedForward,
+    /// `[1, 6, D]`, f32.
+    scale_shift_table: Tensor,
+}
+
+impl WanBlock {
+    pub(crate) fn new(cfg: &WanConfig, vb: VarBuilder) -> Result<Self> {
+        let d = cfg.dim();
+        let norm2 = if cfg.cross_attn_norm {
+            Some(Fp32LayerNorm::new(d, cfg.eps, true, vb.pp("norm2"))?)
+        } else {
+            None
+        };
+        Ok(Self {
+            norm1: Fp32LayerNorm::new(d, cfg.eps, false, vb.pp("norm1"))?,
+            attn1: WanAttention::new(cfg, vb.pp("attn1"))?,
+            norm2,
+            attn2: WanAttention::new(cfg, vb.pp("attn2"))?,
+            norm3: Fp32LayerNorm::new(d, cfg.eps, false, vb.pp("norm3"))?,
+            ffn: FeedForward::new(d, cfg.ffn_dim, vb.pp("ffn"))?,
+            scale_shift_table: vb
+                .set_dtype(DType::F32)
+                .get((1, 6, d), "scale_shift_table")?,
+        })
+    }
+
+    /// `x` `[B, N, D]`, `context` `[B, L, D]`, `temb6` `[B, 6, D]` (the shared timestep projection).
+    pub(crate) fn forward(
+        &self,
+        x: &Tensor,
+        context: &Tensor,
+        temb6: &Tensor,
+        rope: &Rope,
+    ) -> Result<Tensor> {
+        let dtype = x.dtype();
+        let mods = self
+            .scale_shift_table
+            .broadcast_add(&temb6.to_dtype(DType::F32)?)?
+            .chunk(6, 1)?;
+        let (shift, scale, gate) = (&mods[0], &mods[1], &mods[2]);
+        let (c_shift, c_scale, c_gate) = (&mods[3], &mods[4], &mods[5]);
+
+        let h = modulate(&self.norm1.forward_f32(x)?, shift, scale, dtype)?;
+        let a = self.attn1.forward(&h, None, Some(rope))?;
+        let x = gated_residual(x, &a, gate)?;
+
+        let h = match &self.norm2 {
+            Some(n) => n.forward_f32(&x)?.to_dtype(dtype)?,
+            None => x.clone(),
+        };
+        let x = (&x + self.attn2.forward(&h, Some(context), None)?)?;
+
+        let h = modulate(&self.norm3.forward_f32(&x)?, c_shift, c_scale, dtype)?;
+        let f = self.ffn.forward(&h)?;
+        gated_residual(&x, &f, c_gate)
+    }
+}
+
+/// Sinusoidal timestep features (`Timesteps(freq_dim, flip_sin_to_cos=True, shift=0)`): `[cos, sin]`
+/// of `t · exp(−ln(10000) · i / (dim/2))`, computed in f32.
+pub fn timestep_features(t: &Tensor, dim: usize) -> Result<Tensor> {
+    let half = dim / 2;
+    let ln = -(10000f32).ln();
+    let freqs: Vec<f32> = (0..half)
+        .map(|i| (ln * i as f32 / half as f32).exp())
+        .collect();
+    let freqs = Tensor::from_vec(freqs, (1, half), t.device())?;
+    let args = t
+        .to_dtype(DType::F32)?
+        .unsqueeze(1)?
+        .broadcast_mul(&freqs)?;
+    let emb = Tensor::cat(&[args.cos()?, args.sin()?], 1)?;
+    if dim % 2 == 1 {
+        emb.pad_with_zeros(1, 0, 1)
+    } else {
+        Ok(emb)
+    }
+}
+
+/// `WanTimeTextImageEmbedding` without the image part.
+#[derive(Debug, Clone)]
+struct ConditionEmbedder {
+    time_linear_1: Linear,
+    time_linear_2: Linear,
+    time_proj: Linear,
+    text_linear_1: Linear,
+    text_linear_2: Linear,
+    freq_dim: usize,
+}
+
+impl ConditionEmbedder {
+    fn new(cfg: &WanConfig, vb: VarBuilder) -> Result<Self> {
+        let d = cfg.dim();
+        let te = vb.pp("time_embedder").set_dtype(DType::F32);
+        Ok(Self {
+            time_linear_1: candle_nn::linear(cfg.freq_dim, d, te.pp("linear_1"))?,
+            time_linear_2: candle_nn::linear(d, d, te.pp("linear_2"))?,
+            time_proj: candle_nn::linear(d, 6 * d, vb.pp("time_proj"))?,
+            text_linear_1: candle_nn::linear(cfg.text_dim, d, vb.pp("text_embedder.linear_1"))?,
+            text_linear_2: candle_nn::linear(d, d, vb.pp("text_embedder.linear_2"))?,
+            freq_dim: cfg.freq_dim,
+        })
+    }
+
+    /// Returns `(temb [B, D], timestep_proj [B, 6, D], context [B, L, D])`.
+    fn forward(&self, timestep: &Tensor, text: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        let dtype = text.dtype();
+        let f = timestep_features(timestep, self.freq_dim)?;
+        let temb = self
+            .time_linear_2
+            .forward(&self.time_linear_1.forward(&f)?.silu()?)?
+            .to_dtype(dtype)?;
+        let proj = self.time_proj.forward(&temb.silu()?)?;
+        let (b, six_d) = proj.dims2()?;
+        let proj = proj.reshape((b, 6, six_d / 6))?;
+        let ctx = self
+            .text_linear_2
+            .forward(&self.text_linear_1.forward(text)?.gelu()?)?;
+        Ok((temb, proj, ctx))
+    }
+}
+
+/// Per-call options of [`WanTransformer::forward`].
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardOptions {
+    /// Bound on the attention score elements computed at once (see [`crate::attention`]).
+    pub max_score_elements: usize,
+}
+
+impl Default for ForwardOptions {
+    fn default() -> Self {
+        Self {
+            max_score_elements: DEFAULT_MAX_SCORE_ELEMENTS,
+        }
+    }
+}
+
+/// The whole transformer, with the VACE branch when the config has `vace_layers`.
+#[derive(Debug, Clone)]
+pub struct WanTransformer {
+    cfg: WanConfig,
+    patch_embedding: Conv3d,
+    condition_embedder: ConditionEmbedder,
+    blocks: Vec<WanBlock>,
+    vace: Option<VaceBranch>,
+    norm_out: Fp32LayerNorm,
+    proj_out: Linear,
+    /// `[1, 2, D]`, f32.
+    scale_shift_table: Tensor,
+}
+
+impl WanTransformer {
+    /// Builds the model from a diffusers state dict (names as in `transformer_wan.py`).
+    pub fn new(cfg: &WanConfig, vb: VarBuilder) -> Result<Self> {
+        if let Err(msg) = cfg.validate() {
+            candle_core::bail!("transformer config: {msg}");
+        }
+        let d = cfg.dim();
+        let patch = cfg.patch();
+        let blocks = (0..cfg.num_layers)
+            .map(|i| WanBlock::new(cfg, vb.pp(format!("blocks.{i}"))))
+            .collect::<Result<Vec<_>>>()?;
+        let vace = match &cfg.vace_layers {
+            Some(_) => Some(VaceBranch::new(cfg, vb.clone())?),
+            None => None,
+        };
+        Ok(Self {
+            cfg: cfg.clone(),
+            patch_embedding: Conv3d::new(
+                cfg.in_channels,
+                d,
+                patch,
+                patch,
+                vb.pp("patch_embedding"),
+            )?,
+            condition_embedder: ConditionEmbedder::new(cfg, vb.pp("condition_embedder"))?,
+            blocks,
+            vace,
+            norm_out: Fp32LayerNorm::new(d, cfg.eps, false, vb.pp("norm_out"))?,
+            proj_out: candle_nn::linear(
+                d,
+                cfg.out_ch() * patch.0 * patch.1 * patch.2,
+                vb.pp("proj_out"),
+            )?,
+            scale_shift_table: vb
+                .set_dtype(DType::F32)
+                .get((1, 2, d), "scale_shift_table")?,
+        })
+    }
+
+    /// The config the model was built from.
+    pub fn config(&self) -> &WanConfig {
+        &self.cfg
+    }
+
+    /// Whether the model has the VACE branch.
+    pub fn is_vace(&self) -> bool {
+        self.vace.is_some()
+    }
+
+    /// Sets the attention chunk bound of every attention layer.
+    pub fn set_max_score_elements(&mut self, n: usize) {
+        let blocks = self
+            .blocks
+            .iter_mut()
+            .chain(self.vace.iter_mut().flat_map(|v| v.blocks_mut()));
+        for b in blocks {
+            b.attn1.max_score_elements = n;
+            b.attn2.max_score_elements = n;
+        }
+    }
+
+    /// The prediction `sample` `[B, C_out, F, H, W]` for latents `hidden_states` `[B, C, F, H, W]`,
+    /// `timestep` `[B]` and text `encoder_hidden_states` `[B, L, text_dim]`; `vace` is required
+    /// for a VACE model and must be `None` otherwise.
+    pub fn forward(
+        &self,
+        hidden_states: &Tensor,
+        timestep: &Tensor,
+        encoder_hidden_states: &Tensor,
+        vace: Option<VaceInput<'_>>,
+    ) -> Result<Tensor> {
+        let (b, _c, f, h, w) = hidden_states.dims5()?;
+        let (pt, ph, pw) = self.cfg.patch();
+        let grid = (f / pt, h / ph, w / pw);
+        let dtype = hidden_states.dtype();
+        let (cos, sin) = rope_tables(
+            self.cfg.attention_head_dim,
+            10000.0,
+            grid,
+            dtype,
+            hidden_states.device(),
+        )?;
+        let rope = Rope { cos, sin };
+
+        let x = tokens(&self.patch_embedding.forward(hidden_states)?)?;
+        let (temb, temb6, context) = self
+            .condition_embedder
+            .forward(timestep, encoder_hidden_states)?;
+
+        let hints = match (&self.vace, vace) {
+            (Some(branch), Some(input)) => branch.hints(&x, &input, &context, &temb6, &rope)?,
+            (Some(_), None) => candle_core::bail!("VACE model needs control_hidden_states"),
+            (None, Some(_)) => {
+                candle_core::bail!("control_hidden_states given to a non-VACE model")
+            }
+            (None, None) => Vec::new(),
+        };
+
+        let mut x = x;
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(&x, &context, &temb6, &rope)?;
+            if let Some(hint) = hints.iter().find(|hint| hint.layer == i) {
+                x = (x + hint.scaled()?)?;
+            }
+        }
+        self.head(&x, &temb, b, grid)
+    }
+
+    /// Output norm with the `temb` modulation, projection and unpatchify.
+    fn head(
+        &self,
+        x: &Tensor,
+        temb: &Tensor,
+        b: usize,
+        grid: (usize, usize, usize),
+    ) -> Result<Tensor> {
+        let mods = self
+            .scale_shift_table
+            .broadcast_add(&temb.to_dtype(DType::F32)?.unsqueeze(1)?)?
+            .chunk(2, 1)?;
+        let h = modulate(
+            &self.norm_out.forward_f32(x)?,
+            &mods[0],
+            &mods[1],
+            x.dtype(),
+        )?;
+        let y = self.proj_out.forward(&h)?;
+        unpatchify(&y, b, grid, self.cfg.patch(), self.cfg.out_ch())
+    }
+}
+
+/// `[B, D, F, H, W]` → `[B, F·H·W, D]`.
+pub(crate) fn tokens(x: &Tensor) -> Result<Tensor> {
+    let (b, d, f, h, w) = x.dims5()?;
+    x.reshape((b, d, f * h * w))?.transpose(1, 2)?.contiguous()
+}
+
+/// `[B, N, pt·ph·pw·C]` → `[B, C, F·pt, H·ph, W·pw]` (diffusers' permute `(0, 7, 1, 4, 2, 5, 3, 6)`).
+fn unpatchify(
+    y: &Tensor,
+    b: usize,
+    grid: (usize, usize, usize),
+    patch: (usize, usize, usize),
+    c: usize,
+) -> Result<Tensor> {
+    let (f, h, w) = grid;
+    let (pt, ph, pw) = patch;
+    y.reshape(vec![b, f, h, w, pt, ph, pw, c])?
+        .permute(vec![0, 7, 1, 4, 2, 5, 3, 6])?
+        .contiguous()?
+        .reshape((b, c, f * pt, h * ph, w * pw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn timestep_features_are_cos_then_sin() -> Result<()> {
+        let t = Tensor::new(&[0f32, 1.0], &Device::Cpu)?;
+        let e = timestep_features(&t, 4)?.to_vec2::<f32>()?;
+        assert_eq!(e[0], vec![1.0, 1.0, 0.0, 0.0]);
+        assert!((e[1][0] - 1f32.cos()).abs() < 1e-6);
+        assert!((e[1][1] - 0.01f32.cos()).abs() < 1e-6);
+        assert!((e[1][2] - 1f32.sin()).abs() < 1e-6);
+        Ok(())
+    }
+
+    #[test]
+    fn unpatchify_inverts_the_patch_layout() -> Result<()> {
+        // One token, patch (1, 2, 2), 1 channel: values land in row-major order of the patch.
+        let y = Tensor::new(&[[[0f32, 1., 2., 3.]]], &Device::Cpu)?;
+        let x = unpatchify(&y, 1, (1, 1, 1), (1, 2, 2), 1)?;
+        assert_eq!(x.flatten_all()?.to_vec1::<f32>()?, vec![0., 1., 2., 3.]);
+        Ok(())
+    }
+}
