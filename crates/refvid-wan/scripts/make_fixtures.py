@@ -266,6 +266,9 @@ def make_bench(out_dir):
 
 def main():
     ensure_venv()
+    # The Unigram trainer is only reproducible single-threaded.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ["RAYON_NUM_THREADS"] = "1"
     import diffusers
     import tokenizers
     import torch

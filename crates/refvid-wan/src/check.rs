@@ -17,9 +17,8 @@ use std::str::FromStr;
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Result, WanError};
-use crate::loading::{module_dir, read_config, var_builder};
-use crate::transformer::{WanConfig, WanTransformer};
-use crate::umt5::{Umt5Config, Umt5Encoder};
+use crate::loading::load_text_encoder;
+pub use crate::loading::load_transformer;
 use crate::vace::VaceInput;
 
 /// Which module to run.
@@ -177,9 +176,7 @@ fn run_text_encoder(
     inputs: &HashMap<String, Tensor>,
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
-    let dir = module_dir(&args.model, "text_encoder")?;
-    let cfg: Umt5Config = read_config(&dir)?;
-    let model = Umt5Encoder::new(&cfg, var_builder(&dir, args.dtype.dtype(), device)?)?;
+    let model = load_text_encoder(&args.model, args.dtype.dtype(), device)?;
     let ids = input(inputs, "input_ids")?;
     let mask = inputs.get("attention_mask");
     let h = model.forward(ids, mask)?;
@@ -187,24 +184,6 @@ fn run_text_encoder(
         "last_hidden_state".to_string(),
         h.to_dtype(DType::F32)?,
     )]))
-}
-
-/// Loads the transformer of a model folder (config checked, errors naming the key or tensor).
-pub fn load_transformer(
-    model: &std::path::Path,
-    dtype: DType,
-    device: &Device,
-) -> Result<WanTransformer> {
-    let dir = module_dir(model, "transformer")?;
-    let cfg: WanConfig = read_config(&dir)?;
-    cfg.validate().map_err(|msg| WanError::Config {
-        path: dir.join("config.json"),
-        msg,
-    })?;
-    Ok(WanTransformer::new(
-        &cfg,
-        var_builder(&dir, dtype, device)?,
-    )?)
 }
 
 fn run_transformer(

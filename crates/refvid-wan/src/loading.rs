@@ -17,6 +17,9 @@ use candle_nn::var_builder::SimpleBackend;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Result, WanError};
+use crate::tokenizer::PromptTokenizer;
+use crate::transformer::{WanConfig, WanTransformer};
+use crate::umt5::{Umt5Config, Umt5Encoder};
 
 /// Prefix of the message of the shape error our backend raises; [`WanError`]'s conversion reads
 /// the tensor name after it.
@@ -213,4 +216,39 @@ pub fn var_builder(
         dtype,
         device.clone(),
     ))
+}
+
+/// Loads the transformer (`WanTransformer3DModel` or `WanVACETransformer3DModel`) of a pipeline
+/// folder or a transformer folder; the config is checked first (errors name the key), then every
+/// tensor (errors name the tensor).
+pub fn load_transformer(model: &Path, dtype: DType, device: &Device) -> Result<WanTransformer> {
+    let dir = module_dir(model, "transformer")?;
+    let cfg: WanConfig = read_config(&dir)?;
+    cfg.validate().map_err(|msg| WanError::Config {
+        path: dir.join("config.json"),
+        msg,
+    })?;
+    Ok(WanTransformer::new(
+        &cfg,
+        var_builder(&dir, dtype, device)?,
+    )?)
+}
+
+/// Loads the UMT5 encoder of a pipeline folder or a `text_encoder` folder.
+pub fn load_text_encoder(model: &Path, dtype: DType, device: &Device) -> Result<Umt5Encoder> {
+    let dir = module_dir(model, "text_encoder")?;
+    let cfg: Umt5Config = read_config(&dir)?;
+    Ok(Umt5Encoder::new(&cfg, var_builder(&dir, dtype, device)?)?)
+}
+
+/// Tokenizes and encodes prompts as `WanVACEPipeline` does: 512 tokens, run with the mask, rows
+/// past each prompt's length zeroed. Returns `prompt_embeds` `[B, 512, d_model]`.
+pub fn encode_prompts(
+    tokenizer: &PromptTokenizer,
+    encoder: &Umt5Encoder,
+    prompts: &[&str],
+    device: &Device,
+) -> Result<Tensor> {
+    let (ids, mask) = tokenizer.encode_batch(prompts, device)?;
+    Ok(encoder.encode_padded(&ids, &mask)?)
 }

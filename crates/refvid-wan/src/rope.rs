@@ -55,9 +55,13 @@ pub fn rope_tables(
     Ok((cos, sin))
 }
 
-/// Rotates `x` (`[B, H, N, D]`) by the tables of [`rope_tables`] (interleaved pairs).
+/// Rotates `x` (`[B, H, N, D]`) by the tables of [`rope_tables`] (interleaved pairs). The
+/// rotation runs in the tables' dtype (f32 for Wan, as upstream rotates in f64) and the result is
+/// returned in `x`'s dtype.
 pub fn apply_rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-    candle_nn::rotary_emb::rope_i(&x.contiguous()?, cos, sin)
+    let dtype = x.dtype();
+    let xr = x.to_dtype(cos.dtype())?.contiguous()?;
+    candle_nn::rotary_emb::rope_i(&xr, cos, sin)?.to_dtype(dtype)
 }
 
 #[cfg(test)]

@@ -488,12 +488,11 @@ impl WanTransformer {
         let (b, _c, f, h, w) = hidden_states.dims5()?;
         let (pt, ph, pw) = self.cfg.patch();
         let grid = (f / pt, h / ph, w / pw);
-        let dtype = hidden_states.dtype();
         let (cos, sin) = rope_tables(
             self.cfg.attention_head_dim,
             10000.0,
             grid,
-            dtype,
+            DType::F32,
             hidden_states.device(),
         )?;
         let rope = Rope { cos, sin };

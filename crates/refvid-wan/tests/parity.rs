@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use refvid_wan::check::{DeviceKind, Precision, load_transformer};
+use refvid_wan::check::{DeviceKind, Precision};
+use refvid_wan::loading::load_transformer;
 use refvid_wan::loading::{module_dir, read_config, var_builder};
 use refvid_wan::tokenizer::{PromptTokenizer, TEXT_LEN};
 use refvid_wan::umt5::{Umt5Config, Umt5Encoder};
@@ -76,6 +77,27 @@ fn umt5_encoder_matches_transformers() {
         &reference["prompt_embeds"],
         F32_REL_TOL,
     );
+}
+
+#[test]
+fn prompts_encode_to_the_pipeline_context() {
+    let pipe = fixtures().join("tiny-vace");
+    let tok = PromptTokenizer::from_model_dir(&pipe, TEXT_LEN).unwrap();
+    let enc = refvid_wan::loading::load_text_encoder(&pipe, DType::F32, &Device::Cpu).unwrap();
+    let embeds = refvid_wan::loading::encode_prompts(&tok, &enc, &prompts(), &Device::Cpu).unwrap();
+    let reference = load("text_encoder_outputs.safetensors");
+    assert_close(
+        "prompt_embeds from text",
+        &embeds,
+        &reference["prompt_embeds"],
+        F32_REL_TOL,
+    );
+}
+
+fn prompts() -> Vec<&'static str> {
+    let text = std::fs::read_to_string(fixtures().join("tokenizer_prompts.json")).unwrap();
+    let v: Vec<String> = serde_json::from_str(&text).unwrap();
+    v.into_iter().map(|s| &*s.leak()).collect()
 }
 
 #[test]
