@@ -70,24 +70,29 @@ def save_tensors(path, tensors):
 
 
 def make_tokenizer(out_dir):
-    """A tiny Unigram tokenizer in T5TokenizerFast style: <pad>=0, </s>=1, <unk>=2, '$A </s>'."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    """A tiny Unigram tokenizer in T5TokenizerFast style: <pad>=0, </s>=1, <unk>=2, '$A </s>'.
+
+    The vocabulary is written out (not trained: the trainer is not reproducible): whole words of a
+    few sentences, some sub-word pieces, and single characters as the fallback.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    corpus = [
+    corpus = " ".join([
         "a red fox jumps over the lazy dog in the snow",
         "the woman in a blue coat walks along the beach at sunset",
-        "a cat and a dog play with a ball in the garden",
         "cinematic shot of a city street at night, neon lights, rain",
-        "two people talk in a cafe, warm light, shallow depth of field",
-    ] * 20
-    tok = Tokenizer(models.Unigram())
+    ])
+    words = sorted(set(corpus.replace(",", " ").split()))
+    subwords = ["ing", "ed", "s", "er", "th", "wa", "lk"]
+    chars = sorted(set(corpus.replace(" ", "")))
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -3.0)]
+    vocab += [("\u2581" + w, -2.0 - 0.01 * i) for i, w in enumerate(words)]
+    vocab += [(p, -4.0 - 0.01 * i) for i, p in enumerate(subwords)]
+    vocab += [(c, -8.0 - 0.01 * i) for i, c in enumerate(chars)]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=2, byte_fallback=False))
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(
-        vocab_size=96, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"
-    )
-    tok.train_from_iterator(corpus, trainer)
     tok.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
     )
@@ -100,7 +105,7 @@ def make_tokenizer(out_dir):
 
 
 PROMPTS = [
-    "a red fox walks in the snow, cinematic light",
+    "A red fox walks in the snow, cinematic light; zebra!",
     # Long enough to be truncated at 512 tokens (with the end token).
     " ".join(["the woman in a blue coat walks along the beach at sunset with a dog"] * 40),
 ]
@@ -266,9 +271,6 @@ def make_bench(out_dir):
 
 def main():
     ensure_venv()
-    # The Unigram trainer is only reproducible single-threaded.
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    os.environ["RAYON_NUM_THREADS"] = "1"
     import diffusers
     import tokenizers
     import torch
