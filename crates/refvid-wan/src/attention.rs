@@ -55,30 +55,32 @@ pub fn chunked_attention(
     let k = k.reshape((bh, n_k, d))?;
     let v = v.reshape((bh, n_k, dv))?;
     let rows = (max_score_elements / n_k).max(1);
-    let mut heads = Vec::with_capacity(bh);
+    // Chunks are written straight into the output: no list of parts to concatenate.
+    let out = Tensor::zeros((bh * n_q, dv), v.dtype(), v.device())?;
     for i in 0..bh {
-        let (qi, ki, vi) = (q.narrow(0, i, 1)?, k.narrow(0, i, 1)?, v.narrow(0, i, 1)?);
-        let kt = ki.t()?.contiguous()?;
-        let vi = vi.contiguous()?;
-        let mut parts = Vec::with_capacity(n_q.div_ceil(rows));
+        let kt = k.get(i)?.t()?.contiguous()?;
+        let vi = v.get(i)?.contiguous()?;
+        let qi = q.get(i)?;
         let mut start = 0;
         while start < n_q {
             let len = rows.min(n_q - start);
-            let qc = qi.narrow(1, start, len)?.contiguous()?;
-            parts.push(softmax_times_v(&qc, &kt, &vi, scale)?);
+            // Scale the query chunk rather than its (larger) score matrix.
+            let qc = (qi.narrow(0, start, len)? * scale)?;
+            let y = softmax_times_v(&qc, &kt, &vi)?.contiguous()?;
+            out.slice_set(&y, 0, i * n_q + start)?;
             start += len;
         }
-        heads.push(Tensor::cat(&parts, 1)?);
     }
-    Tensor::cat(&heads, 0)?.reshape((b, h, n_q, dv))
+    out.reshape((b, h, n_q, dv))
 }
 
-/// `softmax(q · kᵀ · scale) · v` for one chunk (`kt` already transposed).
-fn softmax_times_v(q: &Tensor, kt: &Tensor, v: &Tensor, scale: f64) -> Result<Tensor> {
+/// `softmax(q · kᵀ) · v` for one chunk (`q` already scaled, `kt` already transposed).
+fn softmax_times_v(q: &Tensor, kt: &Tensor, v: &Tensor) -> Result<Tensor> {
     let dtype = q.dtype();
-    let scores = (q.matmul(kt)? * scale)?.to_dtype(DType::F32)?;
-    let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(dtype)?;
-    probs.matmul(v)
+    let scores = q.matmul(kt)?.to_dtype(DType::F32)?;
+    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    drop(scores);
+    probs.to_dtype(dtype)?.matmul(v)
 }
 
 #[cfg(test)]
