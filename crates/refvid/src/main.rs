@@ -1,1 +1,382 @@
-fn main() {}
+//! The `refvid` command: `serve` (API + in-process worker), `worker`, `migrate` and `keys`.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use refvid::{ServeConfig, connect_store, keys_cmd};
+use refvid_media::watermark::WatermarkSource;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Self-hosted reference-to-video generation speaking the VIDU Q2 Pro Fast API.
+#[derive(Debug, Parser)]
+#[command(name = "refvid", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API with in-process workers.
+    Serve(ServeArgs),
+    /// Run workers only (no HTTP), sharing the store and the outputs with API servers.
+    Worker(WorkerArgs),
+    /// Apply database migrations and exit (they also run at every start).
+    Migrate(StoreArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Submit a request to a server, follow its progress and download the video.
+    Submit(SubmitArgs),
+    /// Print a task's result document.
+    Status {
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+        task_id: String,
+    },
+    /// Follow a task until it ends and download its video.
+    Wait {
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+        task_id: String,
+        /// Where to write the MP4 (default: <task_id>.mp4).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Which server, and the key to use there.
+#[derive(Debug, Args, Clone)]
+struct EndpointArgs {
+    /// Base URL of the API.
+    #[arg(long, env = "REFVID_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// API key (Bearer).
+    #[arg(long, env = "REFVID_API_KEY", hide_env_values = true)]
+    api_key: String,
+}
+
+impl EndpointArgs {
+    fn endpoint(&self) -> refvid::client::Endpoint {
+        refvid::client::Endpoint {
+            server: self.server.clone(),
+            api_key: self.api_key.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct SubmitArgs {
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+    /// A JSON request body; the flags below override its fields.
+    request: Option<PathBuf>,
+    #[arg(long)]
+    prompt: Option<String>,
+    /// A subject: name=image1,image2 (local files or URLs); repeat for more subjects.
+    #[arg(long = "subject")]
+    subjects: Vec<String>,
+    /// A reference image for non-subject mode; repeat for more.
+    #[arg(long = "image")]
+    images: Vec<String>,
+    #[arg(long)]
+    duration: Option<u32>,
+    #[arg(long)]
+    resolution: Option<String>,
+    #[arg(long)]
+    aspect_ratio: Option<String>,
+    #[arg(long)]
+    movement_amplitude: Option<String>,
+    #[arg(long)]
+    seed: Option<u32>,
+    #[arg(long)]
+    bgm: bool,
+    #[arg(long)]
+    audio: bool,
+    #[arg(long)]
+    watermark: bool,
+    /// Only print the task id; don't wait.
+    #[arg(long)]
+    no_wait: bool,
+    /// Where to write the MP4 (default: <task_id>.mp4).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+/// Where tasks and outputs live.
+#[derive(Debug, Args, Clone)]
+struct StoreArgs {
+    /// Directory for the SQLite database, local outputs and secrets.
+    #[arg(long, env = "REFVID_DATA_DIR", default_value = "./refvid-data")]
+    data_dir: PathBuf,
+    /// Task store: postgres://user@host/db or sqlite://<file> (default: <data-dir>/refvid.db).
+    #[arg(long, env = "REFVID_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Output storage: s3://bucket/prefix (credentials and endpoint from the AWS_* variables);
+    /// default: <data-dir>/outputs on local disk.
+    #[arg(long, env = "REFVID_BLOB_URL")]
+    blob_url: Option<String>,
+}
+
+/// What workers need.
+#[derive(Debug, Args, Clone)]
+struct WorkerOptions {
+    /// Allow reference and webhook URLs that resolve to loopback/private addresses (testing only).
+    #[arg(long, env = "REFVID_ALLOW_PRIVATE_NETWORKS")]
+    allow_private_networks: bool,
+    /// Lifetime of video_url links, in seconds.
+    #[arg(long, env = "REFVID_URL_TTL_SECS", default_value_t = 3600)]
+    url_ttl_secs: u64,
+    /// Seconds a worker's claim on a task lasts without a heartbeat.
+    #[arg(long, env = "REFVID_LEASE_SECS", default_value_t = 30)]
+    lease_secs: u64,
+    /// Milliseconds between a busy worker's heartbeats.
+    #[arg(long, env = "REFVID_HEARTBEAT_MS", default_value_t = 2000)]
+    heartbeat_ms: u64,
+    /// Secret for signing webhook events (X-Refvid-Signature: sha256=<HMAC-SHA256 of the body>).
+    #[arg(long, env = "REFVID_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
+    /// Base URL clients reach the API server at (used in video_url); defaults to http://<listen>.
+    #[arg(long, env = "REFVID_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Text of the visible watermark drawn for `watermark: true`.
+    #[arg(long, env = "REFVID_WATERMARK_TEXT", default_value = "AI generated")]
+    watermark_text: String,
+    /// A PNG drawn as the watermark instead of the text.
+    #[arg(long, env = "REFVID_WATERMARK_IMAGE")]
+    watermark_image: Option<PathBuf>,
+}
+
+impl WorkerOptions {
+    fn watermark(&self) -> anyhow::Result<WatermarkSource> {
+        match &self.watermark_image {
+            Some(path) => {
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                Ok(WatermarkSource::Png(bytes))
+            }
+            None => Ok(WatermarkSource::Text(self.watermark_text.clone())),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    options: WorkerOptions,
+    /// Address to listen on.
+    #[arg(long, env = "REFVID_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Number of in-process workers.
+    #[arg(long, env = "REFVID_WORKERS", default_value_t = 1)]
+    workers: usize,
+    /// Run no worker here (an API-only node).
+    #[arg(long)]
+    no_worker: bool,
+    /// Tasks one API key may have queued or running at once (429 beyond).
+    #[arg(long, env = "REFVID_MAX_ACTIVE_TASKS_PER_KEY", default_value_t = 32)]
+    max_active_tasks_per_key: u32,
+    /// Requests per minute one API key may make to this server (429 beyond).
+    #[arg(long, env = "REFVID_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    rate_limit_per_minute: u32,
+    /// Requests one API key may make in a burst before the per-minute rate applies.
+    #[arg(long, env = "REFVID_RATE_LIMIT_BURST", default_value_t = 120)]
+    rate_limit_burst: u32,
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    options: WorkerOptions,
+    /// Tasks run at the same time by this process.
+    #[arg(long, env = "REFVID_CONCURRENCY", default_value_t = 1)]
+    concurrency: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an API key; its value is printed once, as the last line.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// A label for the key.
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// Revoke the keys with this id or name; they stop working at once.
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The key's id or name.
+        id_or_name: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logging();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::Worker(args) => worker(args).await,
+        Command::Migrate(store) => {
+            connect_store(store.database_url.as_deref(), &store.data_dir).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Create { store, name }) => {
+            let store = connect_store(store.database_url.as_deref(), &store.data_dir).await?;
+            let key = keys_cmd::create_key(store.as_ref(), &name).await?;
+            println!("Created API key {name:?} (store it now; it is not shown again):");
+            println!("{key}");
+            Ok(())
+        }
+        Command::Submit(args) => submit(args).await,
+        Command::Status { endpoint, task_id } => {
+            let doc = refvid::client::status(&endpoint.endpoint(), &task_id).await?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
+        }
+        Command::Wait {
+            endpoint,
+            task_id,
+            out,
+        } => {
+            let path = refvid::client::wait(&endpoint.endpoint(), &task_id, out).await?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Revoke { store, id_or_name }) => {
+            let store = connect_store(store.database_url.as_deref(), &store.data_dir).await?;
+            let revoked = store
+                .revoke_key(&id_or_name, refvid_server::now_ms())
+                .await?;
+            anyhow::ensure!(revoked > 0, "no live key has the id or name {id_or_name:?}");
+            println!("revoked {revoked} key(s)");
+            Ok(())
+        }
+    }
+}
+
+async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
+    let fields = refvid::client::RequestFields {
+        prompt: args.prompt,
+        subjects: args.subjects,
+        images: args.images,
+        duration: args.duration,
+        resolution: args.resolution,
+        aspect_ratio: args.aspect_ratio,
+        movement_amplitude: args.movement_amplitude,
+        seed: args.seed,
+        bgm: args.bgm,
+        audio: args.audio,
+        watermark: args.watermark,
+    };
+    let body = refvid::client::build_request(args.request.as_deref(), &fields)?;
+    let endpoint = args.endpoint.endpoint();
+    let task_id = refvid::client::submit(&endpoint, &body).await?;
+    eprintln!("task {task_id} accepted");
+    if args.no_wait {
+        println!("{task_id}");
+        return Ok(());
+    }
+    let path = refvid::client::wait(&endpoint, &task_id, args.out).await?;
+    println!("{}", path.display());
+    Ok(())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn config_of(
+    store: StoreArgs,
+    options: WorkerOptions,
+    listen: SocketAddr,
+    workers: usize,
+) -> anyhow::Result<ServeConfig> {
+    Ok(ServeConfig {
+        watermark: options.watermark()?,
+        data_dir: store.data_dir,
+        database_url: store.database_url,
+        blob_url: store.blob_url,
+        listen,
+        public_url: options.public_url,
+        allow_private_networks: options.allow_private_networks,
+        url_ttl_secs: options.url_ttl_secs,
+        max_active_per_key: 32,
+        rate_limit: refvid_server::ServerSettings::default().rate_limit,
+        workers,
+        lease: Duration::from_secs(options.lease_secs),
+        heartbeat: Duration::from_millis(options.heartbeat_ms),
+        webhook_secret: options.webhook_secret,
+        webhook_backoff: Duration::from_secs(2),
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let workers = if args.no_worker { 0 } else { args.workers };
+    let store = connect_store(args.store.database_url.as_deref(), &args.store.data_dir).await?;
+    if let Some(key) = keys_cmd::ensure_initial_key(store.as_ref()).await? {
+        println!("No API key existed, so one was created (store it now; it is not shown again):");
+        println!("{key}");
+    }
+    let mut config = config_of(args.store, args.options, args.listen, workers)?;
+    config.max_active_per_key = args.max_active_tasks_per_key;
+    config.rate_limit = refvid_server::rate_limit::RateLimit {
+        per_minute: args.rate_limit_per_minute,
+        burst: args.rate_limit_burst,
+    };
+    let server = refvid::start(config).await?;
+    println!("refvid listening on http://{}", server.addr);
+    run_until_signal(server).await
+}
+
+async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let listen = "127.0.0.1:8080".parse().expect("a valid address");
+    let running = refvid::start_workers(config_of(
+        args.store,
+        args.options,
+        listen,
+        args.concurrency,
+    )?)
+    .await?;
+    println!(
+        "refvid worker started ({} concurrent tasks)",
+        args.concurrency
+    );
+    run_until_signal(running).await
+}
+
+/// Waits for SIGINT/SIGTERM, then stops taking work and lets tasks in flight finish.
+async fn run_until_signal(running: refvid::RunningServer) -> anyhow::Result<()> {
+    let stop = running.shutdown_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing tasks in flight");
+        let _ = stop.send(true);
+    });
+    running.wait().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,178 @@
+//! H.264 (yuv420p, OpenH264 built from source) in MP4 (muxide, index at the front).
+//!
+//! Frames are encoded as they arrive; only the compressed stream is kept, so memory stays small
+//! even for 1080p × 240 frames. The MP4 is assembled at [`Mp4VideoWriter::finish`], which is also
+//! where an AAC track joins the video.
+
+use muxide::api::{AudioCodec, MuxerBuilder, VideoCodec};
+use openh264::OpenH264API;
+use openh264::encoder::{
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
+};
+use openh264::formats::{RgbSliceU8, YUVBuffer};
+use std::time::{Duration, Instant};
+
+/// Why a video could not be encoded; the message is safe to show a user.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("the frame size {0}×{1} cannot be encoded (both sides must be even and at least 16)")]
+    BadSize(u32, u32),
+    #[error("a frame of {got_w}×{got_h} was given to a {want_w}×{want_h} video")]
+    FrameSize {
+        got_w: u32,
+        got_h: u32,
+        want_w: u32,
+        want_h: u32,
+    },
+    #[error("the H.264 encoder failed: {0}")]
+    Encoder(String),
+    #[error("the MP4 could not be written: {0}")]
+    Mux(String),
+    #[error("no frames were given")]
+    NoFrames,
+}
+
+/// One encoded access unit.
+struct Sample {
+    annex_b: Vec<u8>,
+    keyframe: bool,
+}
+
+/// An AAC-LC track to put beside the video: ADTS frames of 1024 samples each.
+#[derive(Debug, Clone)]
+pub struct AacAudio {
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub adts_frames: Vec<Vec<u8>>,
+}
+
+/// Time spent and frames done.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EncodeStats {
+    pub frames: u32,
+    pub encode_time: Duration,
+    pub mux_time: Duration,
+}
+
+/// Streams RGB frames into an H.264 MP4.
+pub struct Mp4VideoWriter {
+    width: u32,
+    height: u32,
+    fps: u32,
+    encoder: Encoder,
+    yuv: YUVBuffer,
+    samples: Vec<Sample>,
+    stats: EncodeStats,
+}
+
+/// About 0.1 bit per pixel per frame: clean for generated scenes at 24 fps.
+fn bitrate_for(width: u32, height: u32, fps: u32) -> u32 {
+    ((width as u64 * height as u64 * fps as u64) / 10).clamp(1_000_000, 12_000_000) as u32
+}
+
+impl Mp4VideoWriter {
+    pub fn new(width: u32, height: u32, fps: u32) -> Result<Self, EncodeError> {
+        if width < 16 || height < 16 || width % 2 == 1 || height % 2 == 1 {
+            return Err(EncodeError::BadSize(width, height));
+        }
+        let config = EncoderConfig::new()
+            .bitrate(BitRate::from_bps(bitrate_for(width, height, fps)))
+            .max_frame_rate(FrameRate::from_hz(fps as f32))
+            .rate_control_mode(RateControlMode::Bitrate)
+            .skip_frames(false)
+            .intra_frame_period(IntraFramePeriod::from_num_frames(fps));
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| EncodeError::Encoder(e.to_string()))?;
+        let yuv = YUVBuffer::new(width as usize, height as usize);
+        Ok(Self {
+            width,
+            height,
+            fps,
+            encoder,
+            yuv,
+            samples: Vec::new(),
+            stats: EncodeStats::default(),
+        })
+    }
+
+    /// Encodes one frame.
+    pub fn push_frame(&mut self, frame: &image::RgbImage) -> Result<(), EncodeError> {
+        if frame.dimensions() != (self.width, self.height) {
+            let (got_w, got_h) = frame.dimensions();
+            return Err(EncodeError::FrameSize {
+                got_w,
+                got_h,
+                want_w: self.width,
+                want_h: self.height,
+            });
+        }
+        let start = Instant::now();
+        let dims = (self.width as usize, self.height as usize);
+        self.yuv.read_rgb8(RgbSliceU8::new(frame.as_raw(), dims));
+        let stream = self
+            .encoder
+            .encode(&self.yuv)
+            .map_err(|e| EncodeError::Encoder(e.to_string()))?;
+        let keyframe = matches!(stream.frame_type(), FrameType::IDR | FrameType::I);
+        let annex_b = stream.to_vec();
+        if annex_b.is_empty() {
+            return Err(EncodeError::Encoder(format!(
+                "frame {} came out empty",
+                self.stats.frames
+            )));
+        }
+        self.samples.push(Sample { annex_b, keyframe });
+        self.stats.frames += 1;
+        self.stats.encode_time += start.elapsed();
+        Ok(())
+    }
+
+    pub fn stats(&self) -> EncodeStats {
+        self.stats
+    }
+
+    /// The MP4 with the video only.
+    pub fn finish(self) -> Result<Vec<u8>, EncodeError> {
+        self.finish_with_audio(None).map(|(bytes, _)| bytes)
+    }
+
+    /// The MP4, with an AAC track when given, and the final stats.
+    pub fn finish_with_audio(
+        self,
+        audio: Option<&AacAudio>,
+    ) -> Result<(Vec<u8>, EncodeStats), EncodeError> {
+        if self.samples.is_empty() {
+            return Err(EncodeError::NoFrames);
+        }
+        let start = Instant::now();
+        let mux = |e: muxide::api::MuxerError| EncodeError::Mux(e.to_string());
+        let mut out = Vec::new();
+        let mut builder = MuxerBuilder::new(&mut out)
+            .video(VideoCodec::H264, self.width, self.height, self.fps as f64)
+            .with_fast_start(true);
+        if let Some(a) = audio {
+            builder = builder.audio(
+                AudioCodec::Aac(muxide::api::AacProfile::Lc),
+                a.sample_rate,
+                a.channels,
+            );
+        }
+        let mut muxer = builder.build().map_err(mux)?;
+        for (i, sample) in self.samples.iter().enumerate() {
+            muxer
+                .write_video(i as f64 / self.fps as f64, &sample.annex_b, sample.keyframe)
+                .map_err(mux)?;
+        }
+        if let Some(a) = audio {
+            for (i, frame) in a.adts_frames.iter().enumerate() {
+                muxer
+                    .write_audio(i as f64 * 1024.0 / a.sample_rate as f64, frame)
+                    .map_err(mux)?;
+            }
+        }
+        muxer.finish().map_err(mux)?;
+        let mut stats = self.stats;
+        stats.mux_time = start.elapsed();
+        Ok((out, stats))
+    }
+}

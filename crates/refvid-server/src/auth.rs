@@ -1,0 +1,29 @@
+//! `Authorization: Bearer <key>` to the key's record.
+
+use crate::{AppState, HttpError, keys};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use refvid_api::ErrorCode;
+use refvid_store::KeyRecord;
+
+/// The caller's key, or 401; 429 when the key is over its request rate.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<KeyRecord, HttpError> {
+    let key = bearer(headers).ok_or_else(HttpError::unauthorized)?;
+    let record = state
+        .store
+        .find_key(&keys::digest(key))
+        .await?
+        .ok_or_else(HttpError::unauthorized)?;
+    if let Err(wait) = state.limiter.check(&record.id, std::time::Instant::now()) {
+        let message = format!("too many requests for this API key; retry in {wait} s");
+        return Err(HttpError::new(ErrorCode::RateLimitExceeded, message).retry_after(wait));
+    }
+    Ok(record)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, key) = value.split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}

@@ -1,0 +1,52 @@
+//! The route table and the layers around it.
+
+use crate::{AppState, HttpError, files, result_doc, submit};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use refvid_api::{ErrorCode, MAX_BODY_BYTES};
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v3/async/viduq2-pro-fast", post(submit::submit))
+        .route("/v3/async/task-result", get(result_doc::task_result))
+        .route("/v3/async/task-cancel", post(result_doc::task_cancel))
+        .route("/files/{*key}", get(files::download))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, HttpError> {
+    state.store.ping().await?;
+    Ok(Json(serde_json::json!({"status": "ready"})))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+async fn not_found() -> HttpError {
+    HttpError::new(ErrorCode::NotFound, "no such endpoint")
+}
+
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    state.metrics.request_seen();
+    next.run(request).await
+}

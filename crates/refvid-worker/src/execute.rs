@@ -1,0 +1,251 @@
+//! Running one claimed task: references, engine, encoder, upload, and the task's end.
+
+use crate::sink::{EncoderSink, WatermarkSink, encode_cover};
+use crate::{Worker, now_ms, references};
+use refvid_api::{Movement, OUTPUT_FPS, TaskSpec};
+use refvid_engine::{Control, Engine, EngineError, Motion, RenderJob};
+use refvid_media::Mp4VideoWriter;
+use refvid_media::watermark::Watermark;
+use refvid_store::{ClaimedTask, Failure, Heartbeat, Outputs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Instant;
+
+/// How a task did not succeed.
+#[derive(Debug)]
+pub enum TaskError {
+    /// The request cannot succeed as given; the sentence tells the user why.
+    Final(String),
+    /// A fault outside the request (storage); worth another attempt later.
+    Transient(String),
+    /// Another worker owns the task now (our lease ran out); drop it silently.
+    LostLease,
+}
+
+/// Progress shared between the engine thread and the heartbeat, in per-mille.
+#[derive(Default)]
+struct Shared {
+    permille: AtomicU32,
+    cancel: AtomicBool,
+}
+
+// Progress bands: references, rendering and encoding, uploading.
+const RENDER_START: u32 = 50;
+const RENDER_END: u32 = 950;
+const UPLOAD_START: u32 = 970;
+
+impl Worker {
+    /// Runs one task to its end and records the outcome.
+    pub(crate) async fn run_task(&self, task: ClaimedTask) {
+        let id = task.record.id.clone();
+        tracing::info!(task_id = %id, attempt = task.record.attempts, "task started");
+        let shared = Arc::new(Shared::default());
+        let beat = tokio::spawn(self.clone().heartbeat(id.clone(), shared.clone()));
+        let outcome = self.execute(&task, &shared).await;
+        beat.abort();
+        self.record_outcome(&id, task.record.attempts, outcome)
+            .await;
+    }
+
+    async fn execute(
+        &self,
+        task: &ClaimedTask,
+        shared: &Arc<Shared>,
+    ) -> Result<Outputs, TaskError> {
+        let spec: TaskSpec = serde_json::from_str(&task.spec_json).map_err(|_| {
+            TaskError::Final("the stored request could not be read; submit it again".into())
+        })?;
+        let subjects = references::load(&spec, &self.http).await?;
+        shared.permille.store(RENDER_START, Ordering::Relaxed);
+        let geometry = spec.geometry();
+        let job = RenderJob {
+            prompt: spec.prompt.clone(),
+            subjects,
+            width: geometry.width,
+            height: geometry.height,
+            fps: OUTPUT_FPS,
+            frame_count: spec.duration_secs * OUTPUT_FPS,
+            seed: task.record.seed as u64,
+            motion: motion_of(spec.movement),
+        };
+        let mark = match spec.watermark {
+            true => Some(
+                Watermark::new(&self.settings.watermark, geometry.width, geometry.height).map_err(
+                    |e| TaskError::Final(format!("the operator's watermark is unusable: {e}")),
+                )?,
+            ),
+            false => None,
+        };
+        let rendered = self.render(job, mark, shared.clone()).await?;
+        shared.permille.store(UPLOAD_START, Ordering::Relaxed);
+        self.upload(&task.record.id, rendered).await
+    }
+
+    /// Stores the video and its cover; storage faults are transient (the task runs again).
+    async fn upload(&self, id: &str, rendered: Rendered) -> Result<Outputs, TaskError> {
+        let storing = |e: refvid_blob::BlobError| {
+            TaskError::Transient(format!("storing the video failed: {e}"))
+        };
+        let video_key = format!("videos/{id}.mp4");
+        self.blob
+            .put(&video_key, rendered.video)
+            .await
+            .map_err(storing)?;
+        let cover_key = match rendered.cover {
+            Some(jpeg) => {
+                let key = format!("covers/{id}.jpg");
+                self.blob.put(&key, jpeg).await.map_err(storing)?;
+                Some(key)
+            }
+            None => None,
+        };
+        Ok(Outputs {
+            video_key,
+            cover_key,
+        })
+    }
+
+    /// Runs the engine and the encoder on a blocking thread; a panic there fails the task only.
+    async fn render(
+        &self,
+        job: RenderJob,
+        mark: Option<Watermark>,
+        shared: Arc<Shared>,
+    ) -> Result<Rendered, TaskError> {
+        let engine = self.engine.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            render_blocking(engine.as_ref(), &job, mark, &shared)
+        })
+        .await;
+        match joined {
+            Ok(result) => result,
+            Err(_) => Err(TaskError::Final(
+                "the video engine failed unexpectedly while rendering; try again or change the request".into(),
+            )),
+        }
+    }
+
+    /// Renews the lease and records progress until aborted; flags cancellation if the lease is lost.
+    async fn heartbeat(self, id: String, shared: Arc<Shared>) {
+        let started = Instant::now();
+        let mut ticker = tokio::time::interval(self.settings.heartbeat);
+        loop {
+            ticker.tick().await;
+            let permille = shared.permille.load(Ordering::Relaxed);
+            let beat = Heartbeat {
+                lease_until_ms: now_ms() + self.settings.lease.as_millis() as i64,
+                progress: permille / 10,
+                eta_s: eta_secs(started.elapsed().as_secs_f64(), permille),
+            };
+            match self.store.heartbeat(&id, &self.settings.id, &beat).await {
+                Ok(true) => {}
+                Ok(false) => shared.cancel.store(true, Ordering::Relaxed),
+                Err(e) => tracing::warn!(task_id = %id, error = %e, "heartbeat failed"),
+            }
+        }
+    }
+
+    async fn record_outcome(&self, id: &str, attempt: u32, outcome: Result<Outputs, TaskError>) {
+        let worker = &self.settings.id;
+        let result = match outcome {
+            Ok(outputs) => self.store.complete(id, worker, &outputs, now_ms()).await,
+            Err(TaskError::LostLease) => Ok(false),
+            Err(TaskError::Final(reason)) => {
+                let failure = Failure {
+                    reason,
+                    now_ms: now_ms(),
+                    retry_at_ms: None,
+                };
+                self.store.fail(id, worker, &failure).await
+            }
+            Err(TaskError::Transient(reason)) => {
+                let delay = self.settings.retry_backoff.as_millis() as i64 * (1 << attempt.min(6));
+                let failure = Failure {
+                    reason,
+                    now_ms: now_ms(),
+                    retry_at_ms: Some(now_ms() + delay),
+                };
+                self.store.fail(id, worker, &failure).await
+            }
+        };
+        match result {
+            Ok(true) => tracing::info!(task_id = %id, "task ended"),
+            Ok(false) => tracing::warn!(task_id = %id, "task was taken over by another worker"),
+            Err(e) => {
+                tracing::error!(task_id = %id, error = %e, "recording the task's end failed; its lease will expire and it will run again")
+            }
+        }
+    }
+}
+
+/// What the blocking render produced: the MP4 and the cover JPEG.
+struct Rendered {
+    video: Vec<u8>,
+    cover: Option<Vec<u8>>,
+}
+
+fn render_blocking(
+    engine: &dyn Engine,
+    job: &RenderJob,
+    mark: Option<Watermark>,
+    shared: &Shared,
+) -> Result<Rendered, TaskError> {
+    let writer = Mp4VideoWriter::new(job.width, job.height, job.fps)
+        .map_err(|e| TaskError::Final(format!("the video encoder could not start: {e}")))?;
+    let mut sink = EncoderSink::new(writer, job.frame_count);
+    let mut progress = |fraction: f32| {
+        let span = (RENDER_END - RENDER_START) as f32;
+        let permille = RENDER_START + (fraction.clamp(0.0, 1.0) * span) as u32;
+        shared.permille.store(permille, Ordering::Relaxed);
+        if shared.cancel.load(Ordering::Relaxed) {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    };
+    let rendered = match mark {
+        Some(mark) => engine.render(job, &mut WatermarkSink::new(&mut sink, mark), &mut progress),
+        None => engine.render(job, &mut sink, &mut progress),
+    };
+    rendered.map_err(|e| match e {
+        EngineError::Cancelled => TaskError::LostLease,
+        other => TaskError::Final(other.to_string()),
+    })?;
+    let cover = sink
+        .cover
+        .as_ref()
+        .and_then(|frame| encode_cover(frame).ok());
+    let video = sink
+        .writer
+        .finish()
+        .map_err(|e| TaskError::Final(format!("encoding the video failed: {e}")))?;
+    Ok(Rendered { video, cover })
+}
+
+fn motion_of(movement: Movement) -> Motion {
+    match movement {
+        Movement::Auto => Motion::Auto,
+        Movement::Small => Motion::Small,
+        Movement::Medium => Motion::Medium,
+        Movement::High => Motion::High,
+    }
+}
+
+/// Seconds left, extrapolated from the time spent so far.
+fn eta_secs(elapsed: f64, permille: u32) -> u64 {
+    if permille == 0 {
+        return 0;
+    }
+    let left = elapsed * (1000 - permille.min(1000)) as f64 / permille as f64;
+    left.ceil() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn eta_extrapolates_linearly() {
+        assert_eq!(super::eta_secs(10.0, 500), 10);
+        assert_eq!(super::eta_secs(10.0, 1000), 0);
+        assert_eq!(super::eta_secs(10.0, 0), 0);
+    }
+}

@@ -1,0 +1,201 @@
+//! Starting a server for a test and talking to it.
+
+use base64::Engine as _;
+use image::{Rgba, RgbaImage};
+use refvid::{RunningServer, ServeConfig};
+use serde_json::{Value, json};
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+pub struct TestApp {
+    pub base: String,
+    pub key: String,
+    pub client: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    server: Option<RunningServer>,
+}
+
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+pub fn test_config(dir: &std::path::Path) -> ServeConfig {
+    let mut config = ServeConfig::new(dir);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.lease = Duration::from_secs(3);
+    config.heartbeat = Duration::from_millis(200);
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(data_dir.path());
+    adjust(&mut config);
+    let store = refvid::open_store(data_dir.path()).await.unwrap();
+    let key = refvid::keys_cmd::create_key(&store, "test").await.unwrap();
+    store.close().await;
+    let server = refvid::start(config).await.unwrap();
+    TestApp {
+        base: format!("http://{}", server.addr),
+        key,
+        client: http_client(),
+        data_dir,
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+
+    pub async fn post_raw(
+        &self,
+        body: Vec<u8>,
+        content_type: &str,
+        key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/v3/async/viduq2-pro-fast", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn submit(&self, body: &Value) -> reqwest::Response {
+        self.post_raw(
+            serde_json::to_vec(body).unwrap(),
+            "application/json",
+            Some(&self.key),
+        )
+        .await
+    }
+
+    /// Submits and returns the task id, asserting success.
+    pub async fn submit_ok(&self, body: &Value) -> String {
+        let response = self.submit(body).await;
+        let status = response.status();
+        let doc: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{doc}");
+        doc["task_id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn result_with(&self, id: &str, key: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}/v3/async/task-result", self.base))
+            .query(&[("task_id", id)])
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn result(&self, id: &str) -> Value {
+        let response = self.result_with(id, &self.key).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Polls until the task is terminal; returns every document seen, the last one terminal.
+    pub async fn wait(&self, id: &str, limit: Duration) -> Vec<Value> {
+        wait_for(limit, &self.client, &self.base, &self.key, id).await
+    }
+
+    pub async fn download(&self, url: &str) -> Vec<u8> {
+        let response = self.client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200, "downloading {url}");
+        response.bytes().await.unwrap().to_vec()
+    }
+}
+
+pub async fn wait_for(
+    limit: Duration,
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+) -> Vec<Value> {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let response = client
+            .get(format!("{base}/v3/async/task-result"))
+            .query(&[("task_id", id)])
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let doc: Value = response.json().await.unwrap();
+        let status = doc["task"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        seen.push(doc);
+        if status == "TASK_STATUS_SUCCEED" || status == "TASK_STATUS_FAILED" {
+            return seen;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "task {id} not done after {limit:?}: {}",
+            seen.last().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A `w×h` PNG of a filled disc of `color` on white, as bytes.
+pub fn disc_png(w: u32, h: u32, color: [u8; 3]) -> Vec<u8> {
+    let (cx, cy, r) = (w as f32 / 2.0, h as f32 / 2.0, w.min(h) as f32 * 0.4);
+    let image = RgbaImage::from_fn(w, h, |x, y| {
+        let d = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)).sqrt();
+        if d < r {
+            Rgba([color[0], color[1], color[2], 255])
+        } else {
+            Rgba([255, 255, 255, 255])
+        }
+    });
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+pub fn data_uri(png: &[u8]) -> String {
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    )
+}
+
+pub fn disc_uri(color: [u8; 3]) -> String {
+    data_uri(&disc_png(160, 160, color))
+}
+
+/// The seed's request shape with two subjects given as data URIs.
+pub fn two_subject_body() -> Value {
+    json!({
+        "prompt": "@cat chases @ball across the lawn",
+        "duration": 1,
+        "seed": 123,
+        "subjects": [
+            {"name": "cat", "images": [disc_uri([200, 120, 40])]},
+            {"name": "ball", "images": [disc_uri([30, 60, 220])], "voice_id": "v1"}
+        ],
+        "resolution": "720p",
+        "aspect_ratio": "16:9",
+        "movement_amplitude": "auto"
+    })
+}

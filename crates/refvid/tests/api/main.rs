@@ -1,0 +1,15 @@
+//! Integration tests: the real server on port 0, spoken to over HTTP.
+
+mod helpers;
+
+mod auth_and_keys;
+mod cancel;
+mod cli;
+mod downloads;
+mod end_to_end;
+mod references;
+mod restart;
+mod scale_out;
+mod validation;
+mod watermark;
+mod webhooks;
