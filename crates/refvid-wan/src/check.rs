@@ -224,3 +224,27 @@ fn run_transformer(
         y.to_dtype(DType::F32)?,
     )]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_values_parse() {
+        assert_eq!(
+            "text_encoder".parse::<Module>().unwrap(),
+            Module::TextEncoder
+        );
+        assert_eq!(
+            "transformer".parse::<Module>().unwrap(),
+            Module::Transformer
+        );
+        assert!("vae".parse::<Module>().is_err());
+        assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
+        assert_eq!("float16".parse::<Precision>().unwrap(), Precision::F16);
+        assert!("f64".parse::<Precision>().is_err());
+        assert_eq!("cuda:1".parse::<DeviceKind>().unwrap(), DeviceKind::Cuda(1));
+        assert_eq!("cpu".parse::<DeviceKind>().unwrap(), DeviceKind::Cpu);
+        assert!("gpu".parse::<DeviceKind>().is_err());
+    }
+}

@@ -88,3 +88,11 @@ impl PromptTokenizer {
 pub fn clean_prompt(prompt: &str) -> String {
     prompt.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clean_prompt_collapses_whitespace() {
+        assert_eq!(super::clean_prompt("  a\tred \n\n fox  "), "a red fox");
+    }
+}

@@ -251,3 +251,23 @@ fn run_check_writes_reference_outputs() {
         F32_REL_TOL,
     );
 }
+
+#[test]
+fn run_check_names_a_missing_input() {
+    let dir = std::env::temp_dir().join(format!("refvid-wan-noinput-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut inputs = load("vace_inputs.safetensors");
+    inputs.remove("control_hidden_states");
+    let path = dir.join("in.safetensors");
+    candle_core::safetensors::save(&inputs, &path).unwrap();
+    let err = run_check(&CheckArgs {
+        model: fixtures().join("tiny-vace"),
+        module: Module::Transformer,
+        inputs: path,
+        out: dir.join("out.safetensors"),
+        dtype: Precision::F32,
+        device: DeviceKind::Cpu,
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("control_hidden_states"), "{err}");
+}
