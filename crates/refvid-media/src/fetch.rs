@@ -61,16 +61,18 @@ pub enum FetchError {
 }
 
 /// Resolves names and keeps only the addresses the guard allows.
-struct GuardedResolver;
+struct GuardedResolver {
+    accept: fn(IpAddr) -> bool,
+}
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
+        let accept = self.accept;
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> =
-                addrs.into_iter().filter(|a| is_public(a.ip())).collect();
+            let allowed: Vec<SocketAddr> = addrs.into_iter().filter(|a| accept(a.ip())).collect();
             if allowed.is_empty() {
                 return Err(
                     Box::new(FetchError::Blocked(host)) as Box<dyn std::error::Error + Send + Sync>
@@ -86,10 +88,25 @@ impl Resolve for GuardedResolver {
 pub struct GuardedHttp {
     client: reqwest::Client,
     policy: FetchPolicy,
+    accept: fn(IpAddr) -> bool,
 }
 
 impl GuardedHttp {
     pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
+        if policy.allow_private_networks {
+            return Self::build(policy, None);
+        }
+        Self::build(policy, Some(is_public))
+    }
+
+    /// A client whose guard accepts exactly the addresses `accept` approves, for tests that
+    /// need one loopback address to stand in for the public internet.
+    #[doc(hidden)]
+    pub fn with_guard(policy: FetchPolicy, accept: fn(IpAddr) -> bool) -> Result<Self, FetchError> {
+        Self::build(policy, Some(accept))
+    }
+
+    fn build(policy: FetchPolicy, guard: Option<fn(IpAddr) -> bool>) -> Result<Self, FetchError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -97,13 +114,18 @@ impl GuardedHttp {
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.timeout)
             .user_agent(concat!("refvid/", env!("CARGO_PKG_VERSION")));
-        if !policy.allow_private_networks {
-            builder = builder.dns_resolver(Arc::new(GuardedResolver));
+        if let Some(accept) = guard {
+            builder = builder.dns_resolver(Arc::new(GuardedResolver { accept }));
         }
         let client = builder
             .build()
             .map_err(|e| FetchError::Network(e.to_string()))?;
-        Ok(Self { client, policy })
+        let accept = guard.unwrap_or(|_| true);
+        Ok(Self {
+            client,
+            policy,
+            accept,
+        })
     }
 
     /// Checks scheme and IP-literal hosts (names are checked by the resolver at connect time).
@@ -118,9 +140,7 @@ impl GuardedHttp {
             Some(url::Host::Domain(_)) => None,
             None => return Err(FetchError::BadUrl),
         };
-        if let Some(ip) =
-            literal.filter(|ip| !self.policy.allow_private_networks && !is_public(*ip))
-        {
+        if let Some(ip) = literal.filter(|ip| !(self.accept)(*ip)) {
             return Err(FetchError::Blocked(ip.to_string()));
         }
         Ok(url)
