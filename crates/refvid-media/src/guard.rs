@@ -36,16 +36,14 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     if let Some(v4) = embedded_v4(ip) {
         return is_public_v4(v4);
     }
-    let first = ip.segments()[0];
-    let blocked = ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00       // unique local fc00::/7
-        || (first & 0xffc0) == 0xfe80       // link-local fe80::/10
-        || (first & 0xffc0) == 0xfec0       // site-local fec0::/10 (deprecated)
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation 2001:db8::/32
-        || (first == 0x0100 && ip.segments()[1..4] == [0, 0, 0]); // discard-only 100::/64
-    !blocked
+    let [first, second, ..] = ip.segments();
+    // Only global unicast 2000::/3 is routed on the internet; this alone excludes ::, ::1,
+    // fc00::/7, fe80::/10, fec0::/10, ff00::/8, 100::/64, 64:ff9b:1::/48 and 5f00::/16.
+    let global_unicast = (first & 0xe000) == 0x2000;
+    let blocked = (first == 0x2001 && second < 0x0200) // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID)
+        || (first == 0x2001 && second == 0x0db8)       // documentation 2001:db8::/32
+        || (first == 0x3fff && second < 0x1000); // documentation 3fff::/20
+    global_unicast && !blocked
 }
 
 /// The IPv4 address carried inside an IPv6 one, for the forms that route to it.
@@ -113,6 +111,21 @@ mod tests {
             "2002:7f00:1::",
             "2002:c0a8:101::1",
             "100::1",
+            "2001::1",
+            "2001:0:4136:e378::1",
+            "2001:2::1",
+            "2001:1ff::1",
+            "3fff::1",
+            "3fff:fff::1",
+            "64:ff9b:1::1",
+            "5f00::1",
+            "ff0e::1",
+            "4000::1",
+            "::ffff:0.0.0.0",
+            "::ffff:100.64.0.1",
+            "::10.1.2.3",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a00:1::1",
         ] {
             assert!(!public(ip), "{ip} must be refused");
         }
@@ -130,6 +143,10 @@ mod tests {
             "::ffff:8.8.8.8",
             "2002:0808:0808::1",
             "64:ff9b::8.8.8.8",
+            "2001:200::1",
+            "2001:4860:4860::8888",
+            "2a00:1450:4001:80b::200e",
+            "3ffe::1",
         ] {
             assert!(public(ip), "{ip} must pass");
         }
@@ -152,6 +169,31 @@ mod tests {
                 url::Host::Domain(d) => panic!("{url} parsed as domain {d}"),
             };
             assert!(!is_public(ip), "{url} -> {ip}");
+        }
+    }
+
+    #[test]
+    fn url_host_spellings_normalise_to_exact_addresses() {
+        for (url, expected) in [
+            ("http://2130706433/", "127.0.0.1"),
+            ("http://0x7f.1/", "127.0.0.1"),
+            ("http://0177.0.0.1/", "127.0.0.1"),
+            ("http://017700000001/", "127.0.0.1"),
+            ("http://0x7F.0.0.0x1/", "127.0.0.1"),
+            ("http://0/", "0.0.0.0"),
+            ("http://0xa9fea9fe/", "169.254.169.254"),
+            ("http://3232235777/", "192.168.1.1"),
+            ("http://10.1/", "10.0.0.1"),
+            ("http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1"),
+        ] {
+            let host = url::Url::parse(url).unwrap().host().unwrap().to_owned();
+            let ip: IpAddr = match host {
+                url::Host::Ipv4(v4) => v4.into(),
+                url::Host::Ipv6(v6) => v6.into(),
+                url::Host::Domain(d) => panic!("{url} parsed as domain {d}"),
+            };
+            assert_eq!(ip, expected.parse::<IpAddr>().unwrap(), "{url}");
+            assert!(!is_public(ip), "{url}");
         }
     }
 }
