@@ -40,9 +40,11 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     // Only global unicast 2000::/3 is routed on the internet; this alone excludes ::, ::1,
     // fc00::/7, fe80::/10, fec0::/10, ff00::/8, 100::/64, 64:ff9b:1::/48 and 5f00::/16.
     let global_unicast = (first & 0xe000) == 0x2000;
-    let blocked = (first == 0x2001 && second < 0x0200) // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID)
-        || (first == 0x2001 && second == 0x0db8)       // documentation 2001:db8::/32
-        || (first == 0x3fff && second < 0x1000); // documentation 3fff::/20
+    // 2001::/23: IETF protocol assignments (Teredo, benchmarking, ORCHID); 2001:db8::/32 and
+    // 3fff::/20: documentation.
+    let ietf_or_documentation = second < 0x0200 || second == 0x0db8;
+    let blocked =
+        (first == 0x2001 && ietf_or_documentation) || (first == 0x3fff && second < 0x1000);
     global_unicast && !blocked
 }
 
