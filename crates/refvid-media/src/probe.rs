@@ -94,9 +94,12 @@ pub fn probe_mp4(bytes: &[u8]) -> Result<Mp4Probe, ProbeError> {
             channels: t.channel_config().map(|c| c as u16).unwrap_or(0),
             duration_secs: t.duration().as_secs_f64(),
         });
-    let frames = decode_frames(bytes)?;
-    let (width, height) = frames.first().map(|f| f.dimensions()).unwrap_or((0, 0));
-    let frame_count = frames.len() as u32;
+    // Count decoded frames without keeping them: 240 frames of 1080p would be 1.5 GB of RGB.
+    let mut first_size = None;
+    let frame_count = for_each_frame(bytes, |yuv| {
+        first_size.get_or_insert(yuv.dimensions());
+    })?;
+    let (width, height) = first_size.map_or((0, 0), |(w, h)| (w as u32, h as u32));
     let fps = if duration_secs > 0.0 {
         frame_count as f64 / duration_secs
     } else {
@@ -116,6 +119,17 @@ pub fn probe_mp4(bytes: &[u8]) -> Result<Mp4Probe, ProbeError> {
 
 /// Every frame of the video track, decoded to RGB.
 pub fn decode_frames(bytes: &[u8]) -> Result<Vec<image::RgbImage>, ProbeError> {
+    let mut frames = Vec::new();
+    for_each_frame(bytes, |yuv| frames.push(to_rgb(yuv)))?;
+    Ok(frames)
+}
+
+/// Decodes every sample of the video track in order, handing each picture to `on_frame`;
+/// returns how many pictures the decoder produced.
+fn for_each_frame(
+    bytes: &[u8],
+    mut on_frame: impl FnMut(&DecodedYUV<'_>),
+) -> Result<u32, ProbeError> {
     let mut mp4 = reader(bytes)?;
     let track = mp4
         .tracks()
@@ -136,7 +150,7 @@ pub fn decode_frames(bytes: &[u8]) -> Result<Vec<image::RgbImage>, ProbeError> {
         frame: 0,
         message: e.to_string(),
     })?;
-    let mut frames = Vec::with_capacity(count as usize);
+    let mut decoded = 0u32;
     for sample_id in 1..=count {
         let sample = mp4
             .read_sample(id, sample_id)
@@ -153,16 +167,18 @@ pub fn decode_frames(bytes: &[u8]) -> Result<Vec<image::RgbImage>, ProbeError> {
             message: e.to_string(),
         };
         if let Some(yuv) = decoder.decode(&annex_b).map_err(fail)? {
-            frames.push(to_rgb(&yuv));
+            on_frame(&yuv);
+            decoded += 1;
         }
     }
     for yuv in decoder.flush_remaining().map_err(|e| ProbeError::Decode {
         frame: count,
         message: e.to_string(),
     })? {
-        frames.push(to_rgb(&yuv));
+        on_frame(&yuv);
+        decoded += 1;
     }
-    Ok(frames)
+    Ok(decoded)
 }
 
 fn to_rgb(yuv: &DecodedYUV<'_>) -> image::RgbImage {
