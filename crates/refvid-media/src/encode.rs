@@ -8,6 +8,7 @@ use muxide::api::{AudioCodec, MuxerBuilder, VideoCodec};
 use openh264::OpenH264API;
 use openh264::encoder::{
     BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
+    VuiConfig,
 };
 use openh264::formats::{RgbSliceU8, YUVBuffer};
 use std::time::{Duration, Instant};
@@ -65,9 +66,11 @@ pub struct Mp4VideoWriter {
     stats: EncodeStats,
 }
 
-/// About 0.1 bit per pixel per frame: clean for generated scenes at 24 fps.
+/// About 0.2 bit per pixel per frame (4.4 Mbit/s at 720p24, 10 Mbit/s at 1080p24): OpenH264
+/// writes Constrained Baseline only (no B-frames, no CABAC), so it needs about twice the rate
+/// of a High-profile encoder to stay free of visible blocking on moving scenes.
 fn bitrate_for(width: u32, height: u32, fps: u32) -> u32 {
-    ((width as u64 * height as u64 * fps as u64) / 10).clamp(1_000_000, 12_000_000) as u32
+    ((width as u64 * height as u64 * fps as u64) / 5).clamp(1_000_000, 16_000_000) as u32
 }
 
 impl Mp4VideoWriter {
@@ -80,7 +83,10 @@ impl Mp4VideoWriter {
             .max_frame_rate(FrameRate::from_hz(fps as f32))
             .rate_control_mode(RateControlMode::Bitrate)
             .skip_frames(false)
-            .intra_frame_period(IntraFramePeriod::from_num_frames(fps));
+            .intra_frame_period(IntraFramePeriod::from_num_frames(fps))
+            // OpenH264 converts RGB with BT.601 limited-range coefficients; say so in the SPS,
+            // or players may assume BT.709 for HD and shift the colours.
+            .vui(VuiConfig::bt601());
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| EncodeError::Encoder(e.to_string()))?;
         let yuv = YUVBuffer::new(width as usize, height as usize);
@@ -174,5 +180,45 @@ impl Mp4VideoWriter {
         let mut stats = self.stats;
         stats.mux_time = start.elapsed();
         Ok((out, stats))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_or_tiny_sizes_are_refused() {
+        for (w, h) in [(1281, 720), (1280, 721), (8, 720), (0, 0)] {
+            assert!(
+                matches!(Mp4VideoWriter::new(w, h, 24), Err(EncodeError::BadSize(..))),
+                "{w}x{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_frame_of_another_size_is_refused() {
+        let mut writer = Mp4VideoWriter::new(64, 64, 24).unwrap();
+        let err = writer
+            .push_frame(&image::RgbImage::new(32, 64))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a frame of 32×64 was given to a 64×64 video"
+        );
+    }
+
+    #[test]
+    fn finishing_without_frames_is_an_error() {
+        let writer = Mp4VideoWriter::new(64, 64, 24).unwrap();
+        assert!(matches!(writer.finish(), Err(EncodeError::NoFrames)));
+    }
+
+    #[test]
+    fn bitrate_follows_frame_size() {
+        assert_eq!(bitrate_for(1280, 720, 24), 4_423_680);
+        assert_eq!(bitrate_for(1920, 1080, 24), 9_953_280);
+        assert_eq!(bitrate_for(64, 64, 24), 1_000_000);
     }
 }
