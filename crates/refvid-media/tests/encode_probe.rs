@@ -44,8 +44,8 @@ fn mean_abs_error(a: &RgbImage, b: &RgbImage) -> f64 {
 
 /// Mean absolute error per channel (0..255) allowed between an encoded and a decoded frame.
 /// Colour conversion to limited-range yuv420p and back plus chroma subsampling at the square's
-/// edges account for about 1–2; H.264 at our bit rate adds little on this content.
-const MAX_MEAN_ABS_ERROR: f64 = 4.0;
+/// edges account for about 1.5; H.264 at our bit rate adds little (measured 1.5 to 2.0).
+const MAX_MEAN_ABS_ERROR: f64 = 3.0;
 
 fn check(width: u32, height: u32, frames: u32) {
     let fps = 24;
@@ -72,6 +72,7 @@ fn check(width: u32, height: u32, frames: u32) {
     assert_eq!(decoded.len(), frames as usize);
     for index in [0, frames / 2, frames - 1] {
         let error = mean_abs_error(&decoded[index as usize], &pattern(width, height, index));
+        eprintln!("{width}x{height} frame {index}: mean abs error {error:.2}");
         assert!(
             error < MAX_MEAN_ABS_ERROR,
             "frame {index}: mean abs error {error}"
