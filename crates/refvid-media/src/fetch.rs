@@ -46,15 +46,19 @@ pub enum FetchError {
     BadScheme,
     #[error("the URL is not valid")]
     BadUrl,
-    #[error("{0} is not a public address (blocked by the address guard)")]
+    #[error(
+        "{0} is not a public address; loopback, private, link-local and other internal networks cannot be reached"
+    )]
     Blocked(String),
-    #[error("the server answered HTTP {0}")]
+    #[error("the server answered HTTP {0} instead of 200")]
     Status(u16),
-    #[error("the response is larger than {0} bytes")]
+    #[error("the response is larger than the limit of {0} bytes")]
     TooLarge(u64),
-    #[error("no answer within {0} seconds")]
+    #[error("no complete answer arrived within the time limit of {0} seconds")]
     Timeout(u64),
-    #[error("more than {0} redirects")]
+    #[error(
+        "the URL redirected more than {0} times; it must lead to the file in at most {0} redirects"
+    )]
     TooManyRedirects(u8),
     #[error("the request failed: {0}")]
     Network(String),
@@ -235,6 +239,19 @@ impl GuardedHttp {
         if e.is_timeout() {
             return FetchError::Timeout(self.policy.timeout.as_secs());
         }
-        FetchError::Network(e.without_url().to_string())
+        FetchError::Network(describe(&e).to_string())
+    }
+}
+
+/// A sentence for a transport failure, without the client library's internals.
+fn describe(e: &reqwest::Error) -> &'static str {
+    if e.is_connect() {
+        "could not connect to the server (its name may not resolve, or nothing answers)"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke before the whole answer arrived"
+    } else if e.is_redirect() {
+        "the server's redirect could not be followed"
+    } else {
+        "the server sent an answer that is not valid HTTP"
     }
 }

@@ -243,3 +243,24 @@ async fn only_http_and_https_and_only_success() {
         .unwrap_err();
     assert!(matches!(err, FetchError::Status(404)), "{err}");
 }
+
+#[tokio::test]
+async fn transport_failures_are_sentences_without_internals() {
+    let closed = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let err = open()
+        .get_bytes(&format!("http://127.0.0.1:{port}/ok"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Network(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "the request failed: could not connect to the server (its name may not resolve, or nothing answers)"
+    );
+    let err = guarded()
+        .get_bytes("http://no-such-host.invalid/a.png")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("could not connect"), "{err}");
+}
