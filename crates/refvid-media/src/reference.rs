@@ -68,8 +68,8 @@ fn image_format(format: RefFormat) -> ImageFormat {
 pub fn inspect_reference(bytes: &[u8]) -> Result<ImageHeader, ImageRuleError> {
     if bytes.len() > MAX_BYTES {
         return Err(rule(format!(
-            "image is {} MiB; at most 20 MiB is allowed",
-            bytes.len() >> 20
+            "image is {} bytes; at most 20 MiB ({MAX_BYTES} bytes) is allowed",
+            bytes.len()
         )));
     }
     let format = sniff(bytes).ok_or_else(|| rule("image is not a PNG, JPEG or WebP file"))?;
@@ -88,7 +88,8 @@ pub fn inspect_reference(bytes: &[u8]) -> Result<ImageHeader, ImageRuleError> {
 fn check_dimensions(width: u32, height: u32) -> Result<(), ImageRuleError> {
     if width as u64 * height as u64 > MAX_PIXELS {
         return Err(rule(format!(
-            "image is {width}×{height} pixels; at most 40 megapixels is allowed"
+            "image declares {width}×{height} pixels ({:.1} megapixels); at most 40 megapixels is allowed",
+            width as f64 * height as f64 / 1e6
         )));
     }
     if width < MIN_SIDE || height < MIN_SIDE {

@@ -94,9 +94,9 @@ fn decoded_pixels_are_the_encoded_ones() {
 fn a_header_declaring_100_megapixels_is_refused_without_decoding() {
     let bomb = png_declaring(10_000, 10_000);
     let err = inspect_reference(&bomb).unwrap_err().to_string();
-    assert!(
-        err.contains("10000×10000") && err.contains("40 megapixels"),
-        "{err}"
+    assert_eq!(
+        err,
+        "image declares 10000×10000 pixels (100.0 megapixels); at most 40 megapixels is allowed"
     );
     let err = decode_reference(&bomb).unwrap_err().to_string();
     assert!(err.contains("40 megapixels"), "{err}");
@@ -145,5 +145,8 @@ fn files_over_20_mib_are_refused_before_anything_else() {
     let mut big = png(300, 300);
     big.resize(20 * 1024 * 1024 + 1, 0);
     let err = inspect_reference(&big).unwrap_err().to_string();
-    assert!(err.contains("20 MiB"), "{err}");
+    assert_eq!(
+        err,
+        "image is 20971521 bytes; at most 20 MiB (20971520 bytes) is allowed"
+    );
 }
