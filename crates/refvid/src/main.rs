@@ -180,10 +180,10 @@ struct ServeArgs {
     #[arg(long, env = "REFVID_MAX_ACTIVE_TASKS_PER_KEY", default_value_t = 32)]
     max_active_tasks_per_key: u32,
     /// Requests per minute one API key may make to this server (429 beyond).
-    #[arg(long, env = "REFVID_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    #[arg(long, env = "REFVID_RATE_LIMIT_PER_MINUTE", default_value_t = 1200)]
     rate_limit_per_minute: u32,
     /// Requests one API key may make in a burst before the per-minute rate applies.
-    #[arg(long, env = "REFVID_RATE_LIMIT_BURST", default_value_t = 120)]
+    #[arg(long, env = "REFVID_RATE_LIMIT_BURST", default_value_t = 240)]
     rate_limit_burst: u32,
 }
 
