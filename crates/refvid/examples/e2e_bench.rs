@@ -9,18 +9,34 @@ use std::time::{Duration, Instant};
 fn disc(color: [u8; 3]) -> String {
     let img = image::RgbaImage::from_fn(400, 400, |x, y| {
         let d = ((x as f32 - 200.0).powi(2) + (y as f32 - 200.0).powi(2)).sqrt();
-        if d < 150.0 { image::Rgba([color[0], color[1], color[2], 255]) } else { image::Rgba([255, 255, 255, 255]) }
+        if d < 150.0 {
+            image::Rgba([color[0], color[1], color[2], 255])
+        } else {
+            image::Rgba([255, 255, 255, 255])
+        }
     });
     let mut png = std::io::Cursor::new(Vec::new());
     img.write_to(&mut png, image::ImageFormat::Png).unwrap();
-    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png.into_inner()))
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png.into_inner())
+    )
 }
 
 async fn run(client: &reqwest::Client, base: &str, key: &str, body: &Value) -> (Duration, Value) {
     let start = Instant::now();
-    let response = client.post(format!("{base}/v3/async/viduq2-pro-fast")).bearer_auth(key).json(body).send().await.unwrap();
+    let response = client
+        .post(format!("{base}/v3/async/viduq2-pro-fast"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
     let answer = response.json::<Value>().await.unwrap();
-    let id = answer["task_id"].as_str().unwrap_or_else(|| panic!("refused: {answer}")).to_string();
+    let id = answer["task_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("refused: {answer}"))
+        .to_string();
     loop {
         let doc: Value = client
             .get(format!("{base}/v3/async/task-result"))
@@ -32,7 +48,9 @@ async fn run(client: &reqwest::Client, base: &str, key: &str, body: &Value) -> (
             .json()
             .await
             .unwrap();
-        if doc["task"]["status"] == "TASK_STATUS_SUCCEED" || doc["task"]["status"] == "TASK_STATUS_FAILED" {
+        if doc["task"]["status"] == "TASK_STATUS_SUCCEED"
+            || doc["task"]["status"] == "TASK_STATUS_FAILED"
+        {
             return (start.elapsed(), doc);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -52,10 +70,22 @@ async fn main() {
     let base = format!("http://{}", server.addr);
     let client = reqwest::Client::new();
     let cases = [
-        ("5 s 720p 16:9", json!({"resolution": "720p", "duration": 5})),
-        ("5 s 1080p 16:9", json!({"resolution": "1080p", "duration": 5})),
-        ("5 s 1080p bgm+audio+watermark", json!({"resolution": "1080p", "duration": 5, "bgm": true, "audio": true, "watermark": true})),
-        ("10 s 1080p 9:16", json!({"resolution": "1080p", "duration": 10, "aspect_ratio": "9:16"})),
+        (
+            "5 s 720p 16:9",
+            json!({"resolution": "720p", "duration": 5}),
+        ),
+        (
+            "5 s 1080p 16:9",
+            json!({"resolution": "1080p", "duration": 5}),
+        ),
+        (
+            "5 s 1080p bgm+audio+watermark",
+            json!({"resolution": "1080p", "duration": 5, "bgm": true, "audio": true, "watermark": true}),
+        ),
+        (
+            "10 s 1080p 9:16",
+            json!({"resolution": "1080p", "duration": 10, "aspect_ratio": "9:16"}),
+        ),
     ];
     for (name, extra) in cases {
         let mut body = json!({

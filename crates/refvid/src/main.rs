@@ -27,6 +27,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The Wan model port's tools.
+    #[command(subcommand)]
+    Wan(WanCommand),
     /// Submit a request to a server, follow its progress and download the video.
     Submit(SubmitArgs),
     /// Print a task's result document.
@@ -43,6 +46,32 @@ enum Command {
         /// Where to write the MP4 (default: <task_id>.mp4).
         #[arg(long, short)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WanCommand {
+    /// Run one module of a diffusers-format checkpoint on named input tensors and write its
+    /// outputs, for comparison with diffusers (see docs/PARITY.md).
+    Check {
+        /// A diffusers pipeline folder, or the module's own folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// text_encoder or transformer.
+        #[arg(long)]
+        module: refvid_wan::Module,
+        /// Input tensors (safetensors) named as the module's forward arguments.
+        #[arg(long)]
+        inputs: PathBuf,
+        /// Where to write the outputs (safetensors).
+        #[arg(long)]
+        out: PathBuf,
+        /// Computation precision: f32, bf16 or f16.
+        #[arg(long, default_value = "f32")]
+        dtype: refvid_wan::check::Precision,
+        /// cpu, cuda or cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: refvid_wan::check::DeviceKind,
     },
 }
 
@@ -236,6 +265,24 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Submit(args) => submit(args).await,
+        Command::Wan(WanCommand::Check {
+            model,
+            module,
+            inputs,
+            out,
+            dtype,
+            device,
+        }) => {
+            let args = refvid_wan::CheckArgs {
+                model,
+                module,
+                inputs,
+                out,
+                dtype,
+                device,
+            };
+            Ok(refvid_wan::run_check(&args)?)
+        }
         Command::Status { endpoint, task_id } => {
             let doc = refvid::client::status(&endpoint.endpoint(), &task_id).await?;
             println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -90,3 +90,49 @@ async fn refused_requests_print_the_reason_and_field() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("401 FAILED_TO_AUTH"));
     app.stop().await;
 }
+
+#[test]
+fn wan_check_runs_a_module_of_a_diffusers_folder() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../refvid-wan/tests/fixtures");
+    let out = tempfile::tempdir().unwrap().keep().join("out.safetensors");
+    let output = Command::new(env!("CARGO_BIN_EXE_refvid"))
+        .args(["wan", "check", "--module", "transformer", "--model"])
+        .arg(fixtures.join("tiny-vace"))
+        .arg("--inputs")
+        .arg(fixtures.join("vace_inputs.safetensors"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "nothing but the output file on success"
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8_lossy(&bytes[8..8 + header_len]);
+    assert!(header.contains("\"sample\""), "{header}");
+    let missing = Command::new(env!("CARGO_BIN_EXE_refvid"))
+        .args([
+            "wan",
+            "check",
+            "--module",
+            "transformer",
+            "--model",
+            "/nonexistent",
+            "--out",
+            "y",
+            "--inputs",
+        ])
+        .arg(fixtures.join("vace_inputs.safetensors"))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nonexistent"));
+}
