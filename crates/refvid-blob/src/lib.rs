@@ -8,6 +8,8 @@ pub mod conformance;
 mod local;
 mod s3;
 mod signer;
+#[doc(hidden)]
+pub mod testing;
 
 pub use local::LocalBlobStore;
 pub use s3::{S3BlobStore, parse_s3_url};

@@ -9,6 +9,7 @@ mod downloads;
 mod end_to_end;
 mod references;
 mod restart;
+mod s3_outputs;
 mod scale_out;
 mod validation;
 mod watermark;

@@ -143,3 +143,81 @@ async fn wait_status(
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn the_first_start_prints_a_key_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refvid"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut key = None;
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server prints its address")
+            .unwrap();
+        if line.starts_with("rv_") {
+            key = Some(line.trim().to_string());
+        }
+        if let Some(url) = line.strip_prefix("refvid listening on ") {
+            break url.trim().to_string();
+        }
+    };
+    let key = key.expect("a key is printed on the first start");
+    let client = http_client();
+    let id = submit(&client, &base, &key, &two_subject_body()).await;
+    assert!(!id.is_empty());
+    kill_hard(child);
+    // A second start prints no key: there is one already.
+    let (child, _) = start_binary(dir.path(), 0);
+    kill_hard(child);
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_task_in_flight_finish_before_exiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path()).await;
+    let client = http_client();
+    let (mut child, base) = start_binary(dir.path(), 1);
+    let mut body = two_subject_body();
+    body["duration"] = serde_json::json!(6);
+    let id = submit(&client, &base, &key, &body).await;
+    let start = Instant::now();
+    while wait_status(&client, &base, &key, &id).await["task"]["status"] != "TASK_STATUS_PROCESSING"
+    {
+        assert!(start.elapsed() < Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "graceful exit, got {exit:?}");
+    let store = refvid::open_store(dir.path()).await.unwrap();
+    let record = refvid_store::TaskStore::get(&store, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.state,
+        refvid_store::State::Succeed,
+        "the task in flight was finished, not dropped"
+    );
+    assert_eq!(record.attempts, 1, "and it ran once");
+}
