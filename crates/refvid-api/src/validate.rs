@@ -149,7 +149,9 @@ fn subjects_or_images(obj: &Map<String, Value>) -> Result<(Vec<SubjectSpec>, boo
         let field = if parsed.1 { "subjects" } else { "images" };
         return Err(FieldError::new(
             field,
-            format!("at most {MAX_IMAGES_TOTAL} images in the whole request, got {total}"),
+            format!(
+                "{field} hold {total} images in all; at most {MAX_IMAGES_TOTAL} are allowed in the whole request"
+            ),
         ));
     }
     Ok(parsed)
