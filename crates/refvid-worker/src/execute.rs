@@ -27,6 +27,8 @@ pub enum TaskError {
 struct Shared {
     permille: AtomicU32,
     cancel: AtomicBool,
+    /// Set with `cancel` when the task ran past the worker's time limit.
+    timed_out: AtomicBool,
 }
 
 // Progress bands: references, rendering and encoding, uploading.
@@ -131,6 +133,10 @@ impl Worker {
         let mut ticker = tokio::time::interval(self.settings.heartbeat);
         loop {
             ticker.tick().await;
+            if started.elapsed() > self.settings.task_timeout {
+                shared.timed_out.store(true, Ordering::Relaxed);
+                shared.cancel.store(true, Ordering::Relaxed);
+            }
             let permille = shared.permille.load(Ordering::Relaxed);
             let beat = Heartbeat {
                 lease_until_ms: now_ms() + self.settings.lease.as_millis() as i64,
@@ -208,6 +214,9 @@ fn render_blocking(
         None => engine.render(job, &mut sink, &mut progress),
     };
     rendered.map_err(|e| match e {
+        EngineError::Cancelled if shared.timed_out.load(Ordering::Relaxed) => TaskError::Final(
+            "generating the video took longer than this server allows and was stopped; try a shorter clip".into(),
+        ),
         EngineError::Cancelled => TaskError::LostLease,
         other => TaskError::Final(other.to_string()),
     })?;

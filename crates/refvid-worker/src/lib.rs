@@ -35,6 +35,8 @@ pub struct WorkerSettings {
     pub retry_backoff: Duration,
     /// What `watermark: true` draws.
     pub watermark: WatermarkSource,
+    /// Longest a task may run on this worker before it is stopped and failed.
+    pub task_timeout: Duration,
 }
 
 impl WorkerSettings {
@@ -46,6 +48,7 @@ impl WorkerSettings {
             poll: Duration::from_millis(500),
             retry_backoff: Duration::from_secs(5),
             watermark: WatermarkSource::default(),
+            task_timeout: Duration::from_secs(30 * 60),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod keys_cmd;
 
 use anyhow::Context;
 use refvid_blob::{BlobStore, LocalBlobStore, S3BlobStore, UrlSigner};
+use refvid_engine::Engine;
 use refvid_engine::compositor::CompositorEngine;
 use refvid_media::watermark::WatermarkSource;
 use refvid_media::{FetchPolicy, GuardedHttp};
@@ -20,7 +21,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 /// Everything `refvid serve` can be told.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeConfig {
     /// Directory holding the SQLite database, the outputs and the URL-signing secret.
     pub data_dir: PathBuf,
@@ -52,6 +53,10 @@ pub struct ServeConfig {
     pub webhook_backoff: Duration,
     /// What `watermark: true` draws: text (default "AI generated") or an operator's PNG.
     pub watermark: WatermarkSource,
+    /// Longest a task may run before it is stopped and failed.
+    pub task_timeout: Duration,
+    /// The engine workers run; `None` means the CPU compositor.
+    pub engine: Option<Arc<dyn Engine>>,
 }
 
 impl ServeConfig {
@@ -73,6 +78,8 @@ impl ServeConfig {
             webhook_secret: None,
             webhook_backoff: Duration::from_secs(2),
             watermark: WatermarkSource::default(),
+            task_timeout: Duration::from_secs(30 * 60),
+            engine: None,
         }
     }
 }
@@ -259,7 +266,10 @@ fn spawn_workers(
         let worker = Worker {
             store: parts.store.clone(),
             blob: parts.blob.clone(),
-            engine: Arc::new(CompositorEngine::new()),
+            engine: config
+                .engine
+                .clone()
+                .unwrap_or_else(|| Arc::new(CompositorEngine::new())),
             http: GuardedHttp::new(fetch_policy(config))?,
             settings: worker_settings(config, n),
             wake: wake.clone(),
@@ -306,6 +316,7 @@ fn worker_settings(config: &ServeConfig, n: usize) -> WorkerSettings {
     settings.lease = config.lease;
     settings.heartbeat = config.heartbeat;
     settings.watermark = config.watermark.clone();
+    settings.task_timeout = config.task_timeout;
     settings
 }
 

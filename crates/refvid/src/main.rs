@@ -175,6 +175,9 @@ struct WorkerOptions {
     /// A PNG drawn as the watermark instead of the text.
     #[arg(long, env = "REFVID_WATERMARK_IMAGE")]
     watermark_image: Option<PathBuf>,
+    /// Longest a task may run before it is stopped and failed, in seconds.
+    #[arg(long, env = "REFVID_TASK_TIMEOUT_SECS", default_value_t = 1800)]
+    task_timeout_secs: u64,
 }
 
 impl WorkerOptions {
@@ -353,6 +356,8 @@ fn config_of(
 ) -> anyhow::Result<ServeConfig> {
     Ok(ServeConfig {
         watermark: options.watermark()?,
+        task_timeout: Duration::from_secs(options.task_timeout_secs),
+        engine: None,
         data_dir: store.data_dir,
         database_url: store.database_url,
         blob_url: store.blob_url,

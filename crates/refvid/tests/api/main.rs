@@ -7,6 +7,7 @@ mod cancel;
 mod cli;
 mod downloads;
 mod end_to_end;
+mod faults;
 mod references;
 mod restart;
 mod s3_outputs;
