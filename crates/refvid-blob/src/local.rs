@@ -36,23 +36,31 @@ impl LocalBlobStore {
 }
 
 /// Writes to a temporary file beside the target, syncs it, then renames it into place.
+///
+/// Plain blocking I/O on a blocking thread: tokio's buffered `File` can report a failed write
+/// (a full disk) only on a later call, and a lost error here would mean a truncated video
+/// marked as finished.
 async fn write_atomically(path: &Path, bytes: Vec<u8>) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", rand::random::<u32>()));
-    let result = async {
-        let mut file = tokio::fs::File::create(&tmp).await?;
-        file.write_all(&bytes).await?;
-        file.sync_all().await?;
-        tokio::fs::rename(&tmp, path).await
-    }
+    let path = path.to_path_buf();
+    let joined = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension(format!("tmp{}", rand::random::<u32>()));
+        let result = (|| {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    })
     .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&tmp).await;
-    }
-    result
+    joined.unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
 #[async_trait]

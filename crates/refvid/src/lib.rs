@@ -55,6 +55,8 @@ pub struct ServeConfig {
     pub watermark: WatermarkSource,
     /// Longest a task may run before it is stopped and failed.
     pub task_timeout: Duration,
+    /// First delay before a task that hit a transient fault (storage) runs again; doubles.
+    pub retry_backoff: Duration,
     /// The engine workers run; `None` means the CPU compositor.
     pub engine: Option<Arc<dyn Engine>>,
 }
@@ -79,6 +81,7 @@ impl ServeConfig {
             webhook_backoff: Duration::from_secs(2),
             watermark: WatermarkSource::default(),
             task_timeout: Duration::from_secs(30 * 60),
+            retry_backoff: Duration::from_secs(5),
             engine: None,
         }
     }
@@ -317,6 +320,7 @@ fn worker_settings(config: &ServeConfig, n: usize) -> WorkerSettings {
     settings.heartbeat = config.heartbeat;
     settings.watermark = config.watermark.clone();
     settings.task_timeout = config.task_timeout;
+    settings.retry_backoff = config.retry_backoff;
     settings
 }
 

@@ -357,6 +357,7 @@ fn config_of(
     Ok(ServeConfig {
         watermark: options.watermark()?,
         task_timeout: Duration::from_secs(options.task_timeout_secs),
+        retry_backoff: Duration::from_secs(5),
         engine: None,
         data_dir: store.data_dir,
         database_url: store.database_url,
