@@ -1,6 +1,7 @@
 //! Running one claimed task: references, engine, encoder, upload, and the task's end.
 
 use crate::sink::{EncoderSink, WatermarkSink, encode_cover};
+use crate::sound::{SoundPlan, SoundTimings, sound_track};
 use crate::{Worker, now_ms, references};
 use refvid_api::{Movement, OUTPUT_FPS, TaskSpec};
 use refvid_engine::{Control, Engine, EngineError, Motion, RenderJob};
@@ -70,6 +71,15 @@ impl Worker {
             seed: task.record.seed as u64,
             motion: motion_of(spec.movement),
         };
+        let post = self.post_plan(&spec, task.record.seed as u64)?;
+        let rendered = self.render(job, post, shared.clone()).await?;
+        shared.permille.store(UPLOAD_START, Ordering::Relaxed);
+        self.upload(&task.record.id, rendered).await
+    }
+
+    /// The watermark and sound the request asked for.
+    fn post_plan(&self, spec: &TaskSpec, seed: u64) -> Result<Post, TaskError> {
+        let geometry = spec.geometry();
         let mark = match spec.watermark {
             true => Some(
                 Watermark::new(&self.settings.watermark, geometry.width, geometry.height).map_err(
@@ -78,9 +88,14 @@ impl Worker {
             ),
             false => None,
         };
-        let rendered = self.render(job, mark, shared.clone()).await?;
-        shared.permille.store(UPLOAD_START, Ordering::Relaxed);
-        self.upload(&task.record.id, rendered).await
+        let sound = (spec.bgm || spec.audio).then(|| SoundPlan {
+            engine: self.audio.clone(),
+            prompt: spec.prompt.clone(),
+            seed,
+            bgm: spec.bgm,
+            audio: spec.audio,
+        });
+        Ok(Post { mark, sound })
     }
 
     /// Stores the video and its cover; storage faults are transient (the task runs again).
@@ -111,12 +126,12 @@ impl Worker {
     async fn render(
         &self,
         job: RenderJob,
-        mark: Option<Watermark>,
+        post: Post,
         shared: Arc<Shared>,
     ) -> Result<Rendered, TaskError> {
         let engine = self.engine.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            render_blocking(engine.as_ref(), &job, mark, &shared)
+            render_blocking(engine.as_ref(), &job, post, &shared)
         })
         .await;
         match joined {
@@ -193,7 +208,7 @@ struct Rendered {
 fn render_blocking(
     engine: &dyn Engine,
     job: &RenderJob,
-    mark: Option<Watermark>,
+    post: Post,
     shared: &Shared,
 ) -> Result<Rendered, TaskError> {
     let writer = Mp4VideoWriter::new(job.width, job.height, job.fps)
@@ -209,26 +224,50 @@ fn render_blocking(
             Control::Continue
         }
     };
-    let rendered = match mark {
+    let started = Instant::now();
+    let rendered = match post.mark {
         Some(mark) => engine.render(job, &mut WatermarkSink::new(&mut sink, mark), &mut progress),
         None => engine.render(job, &mut sink, &mut progress),
     };
-    rendered.map_err(|e| match e {
+    rendered.map_err(|e| engine_failure(e, shared))?;
+    let render_time = started.elapsed();
+    let (audio, sound_time) = match &post.sound {
+        Some(plan) => sound_track(plan, job.frame_count, job.fps, &sink.motion)?,
+        None => (None, SoundTimings::default()),
+    };
+    let cover = sink
+        .cover
+        .as_ref()
+        .and_then(|frame| encode_cover(frame).ok());
+    let (video, stats) = sink
+        .writer
+        .finish_with_audio(audio.as_ref())
+        .map_err(|e| TaskError::Final(format!("encoding the video failed: {e}")))?;
+    tracing::info!(
+        render_and_encode_ms = render_time.as_millis() as u64,
+        encode_ms = stats.encode_time.as_millis() as u64,
+        audio_synth_ms = sound_time.synth.as_millis() as u64,
+        aac_ms = sound_time.aac.as_millis() as u64,
+        mux_ms = stats.mux_time.as_millis() as u64,
+        "stages"
+    );
+    Ok(Rendered { video, cover })
+}
+
+fn engine_failure(e: EngineError, shared: &Shared) -> TaskError {
+    match e {
         EngineError::Cancelled if shared.timed_out.load(Ordering::Relaxed) => TaskError::Final(
             "generating the video took longer than this server allows and was stopped; try a shorter clip".into(),
         ),
         EngineError::Cancelled => TaskError::LostLease,
         other => TaskError::Final(other.to_string()),
-    })?;
-    let cover = sink
-        .cover
-        .as_ref()
-        .and_then(|frame| encode_cover(frame).ok());
-    let video = sink
-        .writer
-        .finish()
-        .map_err(|e| TaskError::Final(format!("encoding the video failed: {e}")))?;
-    Ok(Rendered { video, cover })
+    }
+}
+
+/// What happens to the frames besides encoding: the watermark and the sound track.
+struct Post {
+    mark: Option<Watermark>,
+    sound: Option<SoundPlan>,
 }
 
 fn motion_of(movement: Movement) -> Motion {

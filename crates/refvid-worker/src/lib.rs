@@ -7,10 +7,12 @@
 mod execute;
 mod references;
 mod sink;
+mod sound;
 pub mod webhook;
 
 pub use webhook::{Deliverer, DeliverySettings};
 
+use refvid_audio::AudioEngine;
 use refvid_blob::BlobStore;
 use refvid_engine::Engine;
 use refvid_media::GuardedHttp;
@@ -59,6 +61,8 @@ pub struct Worker {
     pub store: Arc<dyn TaskStore>,
     pub blob: Arc<dyn BlobStore>,
     pub engine: Arc<dyn Engine>,
+    /// Makes `bgm` and `audio` tracks.
+    pub audio: Arc<dyn AudioEngine>,
     pub http: GuardedHttp,
     pub settings: WorkerSettings,
     /// Woken by the API server after a submit (in-process only; polling covers the rest).

@@ -12,7 +12,15 @@ pub struct EncoderSink {
     cover_at: u32,
     /// The frame kept for the cover image (a third into the clip, once the scene has moved).
     pub cover: Option<image::RgbImage>,
+    /// How much the picture changed at each frame, 0..1 (shapes the generated sound).
+    pub motion: Vec<f32>,
+    previous: Option<Vec<u8>>,
 }
+
+/// Every this-many bytes of a frame are compared to measure motion: cheap, and enough.
+const MOTION_STRIDE: usize = 61;
+/// A mean change of this many levels per sampled byte counts as full motion.
+const FULL_MOTION: f32 = 24.0;
 
 impl EncoderSink {
     pub fn new(writer: Mp4VideoWriter, frame_count: u32) -> Self {
@@ -21,7 +29,28 @@ impl EncoderSink {
             index: 0,
             cover_at: frame_count / 3,
             cover: None,
+            motion: Vec::with_capacity(frame_count as usize),
+            previous: None,
         }
+    }
+
+    fn track_motion(&mut self, frame: &image::RgbImage) {
+        let sample: Vec<u8> = frame
+            .as_raw()
+            .iter()
+            .step_by(MOTION_STRIDE)
+            .copied()
+            .collect();
+        let energy = self.previous.as_ref().map_or(0.0, |prev| {
+            let total: u64 = prev
+                .iter()
+                .zip(&sample)
+                .map(|(a, b)| a.abs_diff(*b) as u64)
+                .sum();
+            (total as f32 / sample.len().max(1) as f32 / FULL_MOTION).min(1.0)
+        });
+        self.motion.push(energy);
+        self.previous = Some(sample);
     }
 }
 
@@ -31,6 +60,7 @@ impl FrameSink for EncoderSink {
             self.cover = Some(frame.clone());
         }
         self.index += 1;
+        self.track_motion(frame);
         self.writer
             .push_frame(frame)
             .map_err(|e| SinkError(e.to_string()))

@@ -105,7 +105,7 @@ async fn main() {
             let mut statuses = BTreeMap::<u16, u64>::new();
             let mut n = 0usize;
             while Instant::now() < deadline {
-                let submit = (n + c) % 4 == 0;
+                let submit = (n + c).is_multiple_of(4);
                 let start = Instant::now();
                 let status = if submit {
                     let r = client

@@ -5,6 +5,7 @@ pub mod client;
 pub mod keys_cmd;
 
 use anyhow::Context;
+use refvid_audio::SynthAudio;
 use refvid_blob::{BlobStore, LocalBlobStore, S3BlobStore, UrlSigner};
 use refvid_engine::Engine;
 use refvid_engine::compositor::CompositorEngine;
@@ -273,6 +274,7 @@ fn spawn_workers(
                 .engine
                 .clone()
                 .unwrap_or_else(|| Arc::new(CompositorEngine::new())),
+            audio: Arc::new(SynthAudio),
             http: GuardedHttp::new(fetch_policy(config))?,
             settings: worker_settings(config, n),
             wake: wake.clone(),

@@ -199,3 +199,36 @@ pub fn two_subject_body() -> Value {
         "movement_amplitude": "auto"
     })
 }
+
+/// The audio track of an MP4 decoded to interleaved PCM: `(sample_rate, channels, samples)`,
+/// or `None` when the file has no audio track.
+pub fn decode_audio(bytes: &[u8]) -> Option<(u32, u16, Vec<f32>)> {
+    let mut reader = mp4::Mp4Reader::read_header(Cursor::new(bytes), bytes.len() as u64).unwrap();
+    let track = reader
+        .tracks()
+        .values()
+        .find(|t| matches!(t.track_type(), Ok(mp4::TrackType::Audio)))?;
+    let (id, count) = (track.track_id(), track.sample_count());
+    let rate = track.sample_freq_index().unwrap().freq();
+    let channels = track.channel_config().unwrap() as u16;
+    let mut decoder = rusty_aac::AacDecoder::new();
+    let mut pcm = Vec::new();
+    for sample_id in 1..=count {
+        let sample = reader.read_sample(id, sample_id).unwrap().unwrap();
+        let header = rusty_aac::AdtsHeader {
+            object_type: 2,
+            sample_rate: rate,
+            channels,
+            frame_length: sample.bytes.len() + 7,
+            header_len: 7,
+        };
+        let mut frame = rusty_aac::write_adts_header(&header);
+        frame.extend_from_slice(&sample.bytes);
+        pcm.extend(decoder.decode(&frame, None).unwrap().samples);
+    }
+    Some((rate, channels, pcm))
+}
+
+pub fn rms(samples: &[f32]) -> f32 {
+    (samples.iter().map(|s| s * s).sum::<f32>() / samples.len().max(1) as f32).sqrt()
+}

@@ -12,6 +12,7 @@ mod references;
 mod restart;
 mod s3_outputs;
 mod scale_out;
+mod sound;
 mod validation;
 mod watermark;
 mod webhooks;

@@ -1,0 +1,65 @@
+//! The clip's sound: asks the audio engine for music and/or a sound track, encodes it as AAC.
+
+use crate::execute::TaskError;
+use refvid_audio::{AudioEngine, AudioRequest, encode_aac_lc};
+use refvid_media::AacAudio;
+use std::time::{Duration, Instant};
+
+/// AAC bit rate for the stereo track.
+const AAC_BITRATE: u32 = 128_000;
+
+/// What the request asked for.
+#[derive(Clone)]
+pub struct SoundPlan {
+    pub engine: std::sync::Arc<dyn AudioEngine>,
+    pub prompt: String,
+    pub seed: u64,
+    pub bgm: bool,
+    pub audio: bool,
+}
+
+/// Time spent making the sound.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SoundTimings {
+    pub synth: Duration,
+    pub aac: Duration,
+}
+
+/// The AAC track for a clip of `frames` frames at `fps`, shaped by the per-frame `motion`.
+pub fn sound_track(
+    plan: &SoundPlan,
+    frames: u32,
+    fps: u32,
+    motion: &[f32],
+) -> Result<(Option<AacAudio>, SoundTimings), TaskError> {
+    let request = AudioRequest {
+        prompt: plan.prompt.clone(),
+        seed: plan.seed,
+        duration_secs: frames as f64 / fps as f64,
+        bgm: plan.bgm,
+        audio: plan.audio,
+        motion: motion.to_vec(),
+        fps,
+    };
+    let started = Instant::now();
+    let failed = |e: refvid_audio::AudioError| {
+        TaskError::Final(format!("making the sound track failed: {e}"))
+    };
+    let Some(pcm) = plan.engine.render(&request).map_err(failed)? else {
+        return Ok((None, SoundTimings::default()));
+    };
+    let synth = started.elapsed();
+    let track = encode_aac_lc(&pcm, AAC_BITRATE).map_err(failed)?;
+    let aac = AacAudio {
+        sample_rate: track.sample_rate,
+        channels: track.channels,
+        adts_frames: track.adts,
+    };
+    Ok((
+        Some(aac),
+        SoundTimings {
+            synth,
+            aac: started.elapsed() - synth,
+        },
+    ))
+}
