@@ -1,6 +1,6 @@
 //! `Authorization: Bearer <key>` to the key's record.
 
-use crate::{AppState, HttpError, keys};
+use crate::{AppState, HttpError};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use refvid_api::ErrorCode;
@@ -11,7 +11,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<KeyRe
     let key = bearer(headers).ok_or_else(HttpError::unauthorized)?;
     let record = state
         .store
-        .find_key(&keys::digest(key))
+        .find_key(&state.key_hasher.digest(key))
         .await?
         .ok_or_else(HttpError::unauthorized)?;
     if let Err(wait) = state.limiter.check(&record.id, std::time::Instant::now()) {

@@ -73,6 +73,8 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     pub metrics: Arc<metrics::Metrics>,
     pub limiter: Arc<rate_limit::RateLimiter>,
+    /// Turns presented keys into stored digests.
+    pub key_hasher: keys::KeyHasher,
 }
 
 impl AppState {
@@ -82,6 +84,7 @@ impl AppState {
         local_files: Option<LocalFiles>,
         settings: ServerSettings,
         wake: Arc<Notify>,
+        key_hasher: keys::KeyHasher,
     ) -> Self {
         let limiter = Arc::new(rate_limit::RateLimiter::new(settings.rate_limit));
         Self {
@@ -92,6 +95,7 @@ impl AppState {
             wake,
             metrics: Default::default(),
             limiter,
+            key_hasher,
         }
     }
 }

@@ -62,7 +62,9 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let store = refvid::open_store(dir.path()).await.unwrap();
-    let key = refvid::keys_cmd::create_key(&store, "bench").await.unwrap();
+    let key = refvid::keys_cmd::create_key(&store, dir.path(), "bench")
+        .await
+        .unwrap();
     let mut config = refvid::ServeConfig::new(dir.path());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.heartbeat = Duration::from_millis(100);

@@ -126,14 +126,18 @@ pub async fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
 
 /// Reads the URL-signing secret, creating it (readable by the owner only) on first use.
 fn signing_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let path = data_dir.join("signing.key");
-    if let Ok(secret) = std::fs::read(&path)
+    secret_file(&data_dir.join("signing.key")).context("reading or writing the URL-signing secret")
+}
+
+/// Reads a 32-byte secret from `path`, creating it (mode 0600) with random bytes if absent.
+pub(crate) fn secret_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(secret) = std::fs::read(path)
         && secret.len() >= 32
     {
         return Ok(secret);
     }
     let secret: [u8; 32] = rand::random();
-    write_private(&path, &secret).context("writing the URL-signing secret")?;
+    write_private(path, &secret)?;
     Ok(secret.to_vec())
 }
 
@@ -227,6 +231,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
         parts.local_files.clone(),
         settings,
         wake.clone(),
+        keys_cmd::key_hasher(&config.data_dir)?,
     );
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(serve_http(

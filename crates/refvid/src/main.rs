@@ -261,8 +261,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(KeysCommand::Create { store, name }) => {
-            let store = connect_store(store.database_url.as_deref(), &store.data_dir).await?;
-            let key = keys_cmd::create_key(store.as_ref(), &name).await?;
+            let store_handle =
+                connect_store(store.database_url.as_deref(), &store.data_dir).await?;
+            let key = keys_cmd::create_key(store_handle.as_ref(), &store.data_dir, &name).await?;
             println!("Created API key {name:?} (store it now; it is not shown again):");
             println!("{key}");
             Ok(())
@@ -379,7 +380,7 @@ fn config_of(
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let workers = if args.no_worker { 0 } else { args.workers };
     let store = connect_store(args.store.database_url.as_deref(), &args.store.data_dir).await?;
-    if let Some(key) = keys_cmd::ensure_initial_key(store.as_ref()).await? {
+    if let Some(key) = keys_cmd::ensure_initial_key(store.as_ref(), &args.store.data_dir).await? {
         println!("No API key existed, so one was created (store it now; it is not shown again):");
         println!("{key}");
     }

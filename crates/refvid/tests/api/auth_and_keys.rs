@@ -26,12 +26,26 @@ async fn keys_are_stored_only_as_digests() {
     let db = std::fs::read(app.data_dir.path().join("refvid.db")).unwrap();
     let wal = std::fs::read(app.data_dir.path().join("refvid.db-wal")).unwrap_or_default();
     let secret = app.key.trim_start_matches("rv_").as_bytes();
+    use sha2::Digest as _;
+    let unpeppered = hex::encode(sha2::Sha256::digest(app.key.as_bytes()));
     for bytes in [&db, &wal] {
         assert!(
             !bytes.windows(secret.len()).any(|w| w == secret),
             "the key is stored in clear"
         );
+        let plain = unpeppered.as_bytes();
+        assert!(
+            !bytes.windows(plain.len()).any(|w| w == plain),
+            "an unpeppered digest is stored"
+        );
     }
+    let pepper = std::fs::metadata(app.data_dir.path().join("key-pepper")).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        pepper.permissions().mode() & 0o077,
+        0,
+        "the pepper is readable by the owner only"
+    );
     app.stop().await;
 }
 
@@ -67,7 +81,9 @@ async fn unknown_and_foreign_task_ids_are_404() {
     let app = spawn_app_with(|c| c.workers = 0).await;
     let id = app.submit_ok(&two_subject_body()).await;
     let store = refvid::open_store(app.data_dir.path()).await.unwrap();
-    let other = refvid::keys_cmd::create_key(&store, "other").await.unwrap();
+    let other = refvid::keys_cmd::create_key(&store, app.data_dir.path(), "other")
+        .await
+        .unwrap();
     for (task, key) in [
         (id.as_str(), other.as_str()),
         ("00000000-0000-0000-0000-000000000000", app.key.as_str()),

@@ -167,7 +167,7 @@ async fn an_unreachable_store_is_503_and_recovers_without_a_restart() {
     let store = refvid::connect_store(Some(&db_url), app.data_dir.path())
         .await
         .unwrap();
-    let key = refvid::keys_cmd::create_key(store.as_ref(), "pg")
+    let key = refvid::keys_cmd::create_key(store.as_ref(), app.data_dir.path(), "pg")
         .await
         .unwrap();
     let submit = |key: String| {

@@ -40,7 +40,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
     let mut config = test_config(data_dir.path());
     adjust(&mut config);
     let store = refvid::open_store(data_dir.path()).await.unwrap();
-    let key = refvid::keys_cmd::create_key(&store, "test").await.unwrap();
+    let key = refvid::keys_cmd::create_key(&store, data_dir.path(), "test")
+        .await
+        .unwrap();
     store.close().await;
     let server = refvid::start(config).await.unwrap();
     TestApp {

@@ -42,7 +42,7 @@ fn kill_hard(mut child: Child) {
 
 async fn create_key(data_dir: &Path) -> String {
     let store = refvid::open_store(data_dir).await.unwrap();
-    let key = refvid::keys_cmd::create_key(&store, "restart")
+    let key = refvid::keys_cmd::create_key(&store, data_dir, "restart")
         .await
         .unwrap();
     store.close().await;

@@ -89,7 +89,7 @@ async fn two_workers_one_killed_mid_task_every_task_succeeds_exactly_once() {
     );
     let base = api_url(&mut api);
     let store = refvid::connect_store(Some(&db), dir.path()).await.unwrap();
-    let key = refvid::keys_cmd::create_key(store.as_ref(), "scale")
+    let key = refvid::keys_cmd::create_key(store.as_ref(), dir.path(), "scale")
         .await
         .unwrap();
     let mut workers = [

@@ -160,7 +160,9 @@ async fn pending_deliveries_resume_after_a_restart() {
     config.allow_private_networks = true;
     config.webhook_backoff = Duration::from_secs(30);
     let store = refvid::open_store(dir.path()).await.unwrap();
-    let key = refvid::keys_cmd::create_key(&store, "t").await.unwrap();
+    let key = refvid::keys_cmd::create_key(&store, dir.path(), "t")
+        .await
+        .unwrap();
     store.close().await;
     let server = refvid::start(config.clone()).await.unwrap();
     let client = http_client();
