@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use refvid_api::{ErrorCode, MAX_BODY_BYTES};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
@@ -27,7 +29,22 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             count_requests,
         ))
+        .layer(request_log())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// One log line per request with its id, method, path (never the query: it may carry a
+/// signature) and status; bodies, images and keys are never logged.
+fn request_log() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&Request) -> tracing::Span + Clone,
+> {
+    TraceLayer::new_for_http().make_span_with(|request: &Request| {
+        let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+    })
 }
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, HttpError> {

@@ -40,6 +40,8 @@ pub struct ServeConfig {
     pub url_ttl_secs: u64,
     /// Tasks one API key may have queued or running at once.
     pub max_active_per_key: u32,
+    /// Queued tasks beyond which submits get 503.
+    pub max_queue_depth: u64,
     /// Requests per minute (and burst) one API key may make to one server.
     pub rate_limit: refvid_server::rate_limit::RateLimit,
     /// Number of in-process workers (0 for an API-only node).
@@ -74,6 +76,7 @@ impl ServeConfig {
             allow_private_networks: false,
             url_ttl_secs: 3600,
             max_active_per_key: 32,
+            max_queue_depth: 10_000,
             rate_limit: ServerSettings::default().rate_limit,
             workers: 1,
             lease: Duration::from_secs(30),
@@ -222,6 +225,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
     let settings = ServerSettings {
         url_ttl_secs: config.url_ttl_secs,
         max_active_per_key: config.max_active_per_key,
+        max_queue_depth: config.max_queue_depth,
         rate_limit: config.rate_limit,
         ..Default::default()
     };

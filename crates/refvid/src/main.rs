@@ -211,6 +211,9 @@ struct ServeArgs {
     /// Tasks one API key may have queued or running at once (429 beyond).
     #[arg(long, env = "REFVID_MAX_ACTIVE_TASKS_PER_KEY", default_value_t = 32)]
     max_active_tasks_per_key: u32,
+    /// Queued tasks (all keys) beyond which submits get 503.
+    #[arg(long, env = "REFVID_MAX_QUEUE_DEPTH", default_value_t = 10_000)]
+    max_queue_depth: u64,
     /// Requests per minute one API key may make to this server (429 beyond).
     #[arg(long, env = "REFVID_RATE_LIMIT_PER_MINUTE", default_value_t = 1200)]
     rate_limit_per_minute: u32,
@@ -368,6 +371,7 @@ fn config_of(
         allow_private_networks: options.allow_private_networks,
         url_ttl_secs: options.url_ttl_secs,
         max_active_per_key: 32,
+        max_queue_depth: 10_000,
         rate_limit: refvid_server::ServerSettings::default().rate_limit,
         workers,
         lease: Duration::from_secs(options.lease_secs),
@@ -386,6 +390,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut config = config_of(args.store, args.options, args.listen, workers)?;
     config.max_active_per_key = args.max_active_tasks_per_key;
+    config.max_queue_depth = args.max_queue_depth;
     config.rate_limit = refvid_server::rate_limit::RateLimit {
         per_minute: args.rate_limit_per_minute,
         burst: args.rate_limit_burst,

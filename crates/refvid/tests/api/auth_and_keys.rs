@@ -232,3 +232,40 @@ async fn a_key_over_its_request_rate_gets_429_with_retry_after() {
     assert_eq!(doc["reason"], "RATE_LIMIT_EXCEEDED");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app_with(|c| c.workers = 0).await;
+    let response = app.submit(&two_subject_body()).await;
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(id.len(), 36, "a generated UUID: {id}");
+    let echoed = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "client-chosen-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "client-chosen-1");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_with_retry_after() {
+    let app = spawn_app_with(|c| {
+        c.workers = 0;
+        c.max_queue_depth = 2;
+    })
+    .await;
+    app.submit_ok(&two_subject_body()).await;
+    app.submit_ok(&two_subject_body()).await;
+    let response = app.submit(&two_subject_body()).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let doc: Value = response.json().await.unwrap();
+    assert_eq!(doc["reason"], "SERVICE_NOT_AVAILABLE");
+    app.stop().await;
+}
