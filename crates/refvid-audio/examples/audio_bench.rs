@@ -71,11 +71,9 @@ fn main() {
             pcm.rms(),
             pcm.peak(),
         );
-        if secs == 10.0 {
-            if let Some(path) = &wav_path {
-                std::fs::write(path, wav_bytes(&pcm)).unwrap();
-                println!("wrote {path}");
-            }
+        if let (10.0, Some(path)) = (secs, &wav_path) {
+            std::fs::write(path, wav_bytes(&pcm)).unwrap();
+            println!("wrote {path}");
         }
     }
 }
