@@ -394,3 +394,24 @@ async fn valid_variants_and_unknown_fields_are_accepted() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_or_too_many_headers_are_431() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|c| c.workers = 0).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let many: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
+    for headers in [format!("X-Big: {}\r\n", "a".repeat(1_000_000)), many] {
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
+        let _ = socket.write_all(request.as_bytes()).await;
+        let mut answer = vec![0u8; 64];
+        let n = socket.read(&mut answer).await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 431"),
+            "{}",
+            String::from_utf8_lossy(&answer[..n])
+        );
+    }
+    app.stop().await;
+}
