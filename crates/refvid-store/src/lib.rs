@@ -9,6 +9,7 @@ pub mod conformance;
 mod document;
 mod model;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 pub use document::result_document;

@@ -5,18 +5,17 @@
 
 use crate::{
     ClaimedTask, Delivery, DeliveryOutcome, DeliveryRecord, Failure, Heartbeat, KeyRecord, NewKey,
-    NewTask, Outputs, Result, State, StoreError, TaskRecord, TaskStore,
+    NewTask, Outputs, Result, StoreError, TaskRecord, TaskStore, rows,
 };
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::path::Path;
 use std::time::Duration;
 
-/// Columns of a [`TaskRecord`], as read by [`record_from_row`] (a macro so that queries stay
+/// Columns of a [`TaskRecord`], as read by [`rows::task_record`] (a macro so that queries stay
 /// `&'static str` literals, which sqlx requires of SQL text).
 macro_rules! record_columns {
     () => {
@@ -56,27 +55,6 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-fn record_from_row(row: &SqliteRow) -> Result<TaskRecord> {
-    let status: String = row.try_get("status")?;
-    let state =
-        State::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
-    Ok(TaskRecord {
-        id: row.try_get("id")?,
-        key_id: row.try_get("key_id")?,
-        seed: row.try_get::<i64, _>("seed")? as u32,
-        state,
-        reason: row.try_get("reason")?,
-        progress: row.try_get::<i64, _>("progress")? as u32,
-        eta_s: row.try_get::<i64, _>("eta_s")? as u64,
-        submit_ms: row.try_get("submit_ms")?,
-        execute_ms: row.try_get("execute_ms")?,
-        complete_ms: row.try_get("complete_ms")?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        output_key: row.try_get("output_key")?,
-        cover_key: row.try_get("cover_key")?,
-    })
 }
 
 #[async_trait]
@@ -200,7 +178,7 @@ impl TaskStore for SqliteStore {
     async fn get(&self, id: &str) -> Result<Option<TaskRecord>> {
         let sql = concat!("SELECT ", record_columns!(), " FROM tasks WHERE id = ?");
         let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(record_from_row).transpose()
+        row.as_ref().map(rows::task_record).transpose()
     }
 
     async fn claim(
@@ -227,7 +205,7 @@ impl TaskStore for SqliteStore {
             .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(ClaimedTask {
-            record: record_from_row(&row)?,
+            record: rows::task_record(&row)?,
             spec_json: row.try_get("spec")?,
             lease_until_ms,
         }))
@@ -324,13 +302,7 @@ impl TaskStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        Ok(Some(Delivery {
-            id: row.try_get("id")?,
-            task_id: row.try_get("task_id")?,
-            url: row.try_get("url")?,
-            mock_status: row.try_get("mock_status")?,
-            attempts: row.try_get::<i64, _>("attempts")? as u32,
-        }))
+        Ok(Some(rows::delivery(&row)?))
     }
 
     async fn finish_delivery(&self, id: i64, outcome: &DeliveryOutcome) -> Result<()> {
@@ -349,20 +321,12 @@ impl TaskStore for SqliteStore {
     }
 
     async fn deliveries_of(&self, task_id: &str) -> Result<Vec<DeliveryRecord>> {
-        let rows = sqlx::query(
+        let found = sqlx::query(
             "SELECT state, attempts, last_error FROM webhook_deliveries WHERE task_id = ? ORDER BY id",
         )
         .bind(task_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DeliveryRecord {
-                    state: r.try_get("state")?,
-                    attempts: r.try_get::<i64, _>("attempts")? as u32,
-                    last_error: r.try_get("last_error")?,
-                })
-            })
-            .collect()
+        found.iter().map(rows::delivery_record).collect()
     }
 }
