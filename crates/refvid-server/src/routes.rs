@@ -55,7 +55,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [("content-type", "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render(state.store.as_ref()).await,
     )
 }
 
@@ -64,6 +64,8 @@ async fn not_found() -> HttpError {
 }
 
 async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    state.metrics.request_seen();
-    next.run(request).await
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state.metrics.request_done(started.elapsed());
+    response
 }

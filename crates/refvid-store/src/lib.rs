@@ -55,6 +55,8 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn count_keys(&self) -> Result<u64>;
     /// Revokes the live keys with this id or name; returns how many.
     async fn revoke_key(&self, id_or_name: &str, now_ms: i64) -> Result<u64>;
+    /// How many tasks are in each state (states with none are left out).
+    async fn count_by_state(&self) -> Result<Vec<(State, u64)>>;
     /// Number of runnable queued tasks (test-mode tasks excluded).
     async fn queue_depth(&self) -> Result<u64>;
 

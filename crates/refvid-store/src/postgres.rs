@@ -117,6 +117,13 @@ impl TaskStore for PgStore {
         Ok(n as u64)
     }
 
+    async fn count_by_state(&self) -> Result<Vec<(crate::State, u64)>> {
+        let found = sqlx::query("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        found.iter().map(rows::state_count).collect()
+    }
+
     async fn revoke_key(&self, id_or_name: &str, now_ms: i64) -> Result<u64> {
         let done = sqlx::query("UPDATE api_keys SET revoked_ms = $1 WHERE (id = $2 OR name = $2) AND revoked_ms IS NULL")
             .bind(now_ms)

@@ -80,3 +80,11 @@ pub(crate) fn delivery_record(row: &impl PlainRow) -> Result<DeliveryRecord> {
         last_error: row.text("last_error")?,
     })
 }
+
+/// A `(status, n)` count.
+pub(crate) fn state_count(row: &impl PlainRow) -> Result<(State, u64)> {
+    let status = row.text("status")?;
+    let state =
+        State::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
+    Ok((state, row.int("n")? as u64))
+}

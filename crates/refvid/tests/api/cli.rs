@@ -136,3 +136,77 @@ fn wan_check_runs_a_module_of_a_diffusers_folder() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nonexistent"));
 }
+
+#[tokio::test]
+async fn json_logs_carry_request_ids_and_never_the_key_or_images() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refvid"))
+        .args([
+            "serve",
+            "--log-format",
+            "json",
+            "--workers",
+            "0",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut key = String::new();
+    let base = loop {
+        let line = lines.next().unwrap().unwrap();
+        if line.starts_with("rv_") {
+            key = line.clone();
+        }
+        if let Some(url) = line.strip_prefix("refvid listening on ") {
+            break url.trim().to_string();
+        }
+    };
+    let client = http_client();
+    let body = two_subject_body();
+    let image = body["subjects"][0]["images"][0].as_str().unwrap()[30..90].to_string();
+    let response = client
+        .post(format!("{base}/v3/async/viduq2-pro-fast"))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let _ = client
+        .get(format!("{base}/v3/async/task-result?task_id=x"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let _ = child.kill();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let _ = child.wait();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("[OpenH264]"))
+        .collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(parsed.is_object());
+    }
+    assert!(stderr.contains("request_id"), "{stderr}");
+    assert!(!stderr.contains(&key[3..]), "the API key was logged");
+    assert!(!stderr.contains(&image), "image data was logged");
+}

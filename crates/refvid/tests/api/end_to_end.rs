@@ -103,3 +103,33 @@ async fn the_same_seed_gives_the_same_video() {
     assert!(first != third, "a different seed gave the same video");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_tasks_by_status_and_requests_by_latency() {
+    let app = spawn_app().await;
+    let id = app.submit_ok(&two_subject_body()).await;
+    app.wait(&id, Duration::from_secs(120)).await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("refvid_tasks{status=\"TASK_STATUS_SUCCEED\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("refvid_queue_depth 0"), "{text}");
+    assert!(text.contains("refvid_tasks_submitted_total 1"), "{text}");
+    let count: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("refvid_http_request_duration_seconds_count "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(count >= 2, "{text}");
+    app.stop().await;
+}
