@@ -85,11 +85,16 @@ async fn keys_are_found_by_digest(store: &impl TaskStore) {
 async fn tasks_are_claimed_oldest_first_and_once(store: &impl TaskStore) {
     store.submit(&task("b", 20)).await.unwrap();
     store.submit(&task("a", 10)).await.unwrap();
+    assert_eq!(store.queue_depth().await.unwrap(), 2);
     let first = store
         .claim("w1", 100, 1000)
         .await
         .unwrap()
         .expect("a queued task");
+    assert_eq!(store.queue_depth().await.unwrap(), 1);
+    let mut counts = store.count_by_state().await.unwrap();
+    counts.sort_by_key(|(s, _)| s.as_str());
+    assert_eq!(counts, vec![(State::Processing, 1), (State::Queued, 1)]);
     assert_eq!(first.record.id, "a");
     assert_eq!(first.record.state, State::Processing);
     assert_eq!(first.record.attempts, 1);
