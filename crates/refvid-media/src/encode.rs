@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 /// Why a video could not be encoded; the message is safe to show a user.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
-    #[error("the frame size {0}×{1} cannot be encoded (both sides must be even and at least 16)")]
+    #[error(
+        "the frame size {0}×{1} cannot be encoded (both sides must be even and at least 16, and \
+         at most 3840×2160 or 2160×3840)"
+    )]
     BadSize(u32, u32),
     #[error("a frame of {got_w}×{got_h} was given to a {want_w}×{want_h} video")]
     FrameSize {
@@ -66,6 +69,12 @@ pub struct Mp4VideoWriter {
     stats: EncodeStats,
 }
 
+/// Logs OpenH264's own message (internals) and gives the user a plain sentence.
+fn encoder_failed(e: openh264::Error, frame: u32) -> EncodeError {
+    tracing::error!(error = %e, frame, "OpenH264 failed");
+    EncodeError::Encoder(format!("frame {frame} could not be encoded"))
+}
+
 /// About 0.2 bit per pixel per frame (4.4 Mbit/s at 720p24, 10 Mbit/s at 1080p24): OpenH264
 /// writes Constrained Baseline only (no B-frames, no CABAC), so it needs about twice the rate
 /// of a High-profile encoder to stay free of visible blocking on moving scenes.
@@ -73,9 +82,23 @@ fn bitrate_for(width: u32, height: u32, fps: u32) -> u32 {
     ((width as u64 * height as u64 * fps as u64) / 5).clamp(1_000_000, 16_000_000) as u32
 }
 
+/// The largest frame OpenH264 encodes: 3840×2160 landscape or 2160×3840 portrait.
+pub const MAX_LONG_SIDE: u32 = 3840;
+const MAX_SHORT_SIDE: u32 = 2160;
+
+/// True when OpenH264 can encode frames of this size.
+pub fn encodable(width: u32, height: u32) -> bool {
+    let (long, short) = (width.max(height), width.min(height));
+    short >= 16
+        && width % 2 == 0
+        && height % 2 == 0
+        && long <= MAX_LONG_SIDE
+        && short <= MAX_SHORT_SIDE
+}
+
 impl Mp4VideoWriter {
     pub fn new(width: u32, height: u32, fps: u32) -> Result<Self, EncodeError> {
-        if width < 16 || height < 16 || width % 2 == 1 || height % 2 == 1 {
+        if !encodable(width, height) {
             return Err(EncodeError::BadSize(width, height));
         }
         let config = EncoderConfig::new()
@@ -88,7 +111,7 @@ impl Mp4VideoWriter {
             // or players may assume BT.709 for HD and shift the colours.
             .vui(VuiConfig::bt601());
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
-            .map_err(|e| EncodeError::Encoder(e.to_string()))?;
+            .map_err(|e| encoder_failed(e, 0))?;
         let yuv = YUVBuffer::new(width as usize, height as usize);
         Ok(Self {
             width,
@@ -118,7 +141,7 @@ impl Mp4VideoWriter {
         let stream = self
             .encoder
             .encode(&self.yuv)
-            .map_err(|e| EncodeError::Encoder(e.to_string()))?;
+            .map_err(|e| encoder_failed(e, self.stats.frames))?;
         let keyframe = matches!(stream.frame_type(), FrameType::IDR | FrameType::I);
         let annex_b = stream.to_vec();
         if annex_b.is_empty() {
@@ -189,7 +212,14 @@ mod tests {
 
     #[test]
     fn odd_or_tiny_sizes_are_refused() {
-        for (w, h) in [(1281, 720), (1280, 721), (8, 720), (0, 0)] {
+        for (w, h) in [
+            (1281, 720),
+            (1280, 721),
+            (8, 720),
+            (0, 0),
+            (4320, 1080),
+            (2200, 2200),
+        ] {
             assert!(
                 matches!(Mp4VideoWriter::new(w, h, 24), Err(EncodeError::BadSize(..))),
                 "{w}x{h}"

@@ -133,3 +133,19 @@ async fn metrics_count_tasks_by_status_and_requests_by_latency() {
     assert!(count >= 2, "{text}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_extreme_ratios_render_at_both_resolutions() {
+    let app = spawn_app().await;
+    for (resolution, ratio, w, h) in [
+        ("720p", "1:4", 720, 2880),
+        ("720p", "4:1", 2880, 720),
+        ("1080p", "32:9", 3840, 1080),
+    ] {
+        let mut body = two_subject_body();
+        body["resolution"] = json!(resolution);
+        body["aspect_ratio"] = json!(ratio);
+        render_and_check(&app, body, w, h, 1).await;
+    }
+    app.stop().await;
+}
