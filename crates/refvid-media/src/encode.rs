@@ -90,8 +90,8 @@ const MAX_SHORT_SIDE: u32 = 2160;
 pub fn encodable(width: u32, height: u32) -> bool {
     let (long, short) = (width.max(height), width.min(height));
     short >= 16
-        && width % 2 == 0
-        && height % 2 == 0
+        && width.is_multiple_of(2)
+        && height.is_multiple_of(2)
         && long <= MAX_LONG_SIDE
         && short <= MAX_SHORT_SIDE
 }
