@@ -14,9 +14,10 @@ use serde::Deserialize;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
+/// The query of a signed link; anything unreadable counts as "no signature".
 #[derive(Debug, Deserialize)]
 pub struct Signed {
-    expires: Option<u64>,
+    expires: Option<String>,
     sig: Option<String>,
 }
 
@@ -36,7 +37,11 @@ pub async fn download(
     let Some(files) = state.local_files.as_ref() else {
         return HttpError::new(ErrorCode::TaskNotFound, "no such file").into_response();
     };
-    let (Some(expires), Some(sig)) = (signed.expires, signed.sig.as_deref()) else {
+    let expires = signed
+        .expires
+        .as_deref()
+        .and_then(|e| e.parse::<u64>().ok());
+    let (Some(expires), Some(sig)) = (expires, signed.sig.as_deref()) else {
         return forbidden("URL_SIGNATURE_INVALID", "the link is missing its signature");
     };
     let now = (crate::now_ms() / 1000) as u64;

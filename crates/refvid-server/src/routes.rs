@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -61,6 +62,14 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn not_found() -> HttpError {
     HttpError::new(ErrorCode::NotFound, "no such endpoint")
+}
+
+async fn method_not_allowed() -> Response {
+    let body = serde_json::json!({
+        "code": 405, "reason": "METHOD_NOT_ALLOWED",
+        "message": "this endpoint does not take that HTTP method", "metadata": {}
+    });
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
 async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {

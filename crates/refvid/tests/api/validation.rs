@@ -424,3 +424,44 @@ async fn oversized_or_too_many_headers_are_431() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn wrong_methods_and_odd_queries_still_get_the_envelope() {
+    let app = spawn_app_with(|c| c.workers = 0).await;
+    let wrong = app
+        .client
+        .get(format!("{}/v3/async/viduq2-pro-fast", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 405);
+    let doc: Value = wrong.json().await.unwrap();
+    assert_eq!(
+        (doc["code"].as_u64(), doc["reason"].as_str()),
+        (Some(405), Some("METHOD_NOT_ALLOWED"))
+    );
+    let odd = app
+        .client
+        .get(format!(
+            "{}/files/videos/x.mp4?expires=soon&sig=zz",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(odd.status(), 403);
+    let doc: Value = odd.json().await.unwrap();
+    assert_eq!(doc["reason"], "URL_SIGNATURE_INVALID");
+    let unknown = app
+        .client
+        .get(format!("{}/nope", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.json::<Value>().await.unwrap()["reason"],
+        "NOT_FOUND"
+    );
+    app.stop().await;
+}
