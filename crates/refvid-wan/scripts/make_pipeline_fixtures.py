@@ -147,6 +147,190 @@ def complete_tiny_vace():
     (pipe / "model_index.json").write_text(json.dumps(model_index(PIPE_COMPONENTS), indent=2) + "\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# The whole pipeline
+
+R2V = FIXTURES / "tiny-vace-r2v"
+
+# The VAE of diffusers' own tiny WanVACEPipeline test (tests/pipelines/wan/test_wan_vace.py):
+# z_dim 16 and 4x8x8 compression like the real one, 3 base channels.
+TINY_VAE = dict(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                temperal_downsample=[False, True, True])
+
+# Like make_fixtures.VACE_CONFIG, but wired to the VAE and the text encoder: in/out = z_dim,
+# vace_in_channels = 2 z_dim + 64 (inactive + reactive latents + the 8x8 space-to-depth mask),
+# text_dim = the UMT5 d_model (32).
+R2V_TRANSFORMER = dict(
+    patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=16,
+    out_channels=16, text_dim=32, freq_dim=16, ffn_dim=48, num_layers=4, cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=64, vace_layers=[0, 2, 3],
+    vace_in_channels=96,
+)
+
+PROMPT = "A red fox walks   in the snow,\ncinematic light"
+NEGATIVE = "blurry, low quality"
+WIDTH, HEIGHT, FRAMES, STEPS, GUIDANCE, FLOW_SHIFT = 64, 48, 9, 3, 5.0, 3.0
+# (width, height): the first is a multiple of 8 (no PIL resize), the second is not (PIL Lanczos
+# down to 32x48 first) and is tall (pillarboxed on the white canvas).
+REFERENCE_SIZES = [(40, 24), (37, 53)]
+
+
+def reference_pil_images():
+    import numpy as np
+    import PIL.Image
+
+    rng = np.random.default_rng(21)
+    images = []
+    for w, h in REFERENCE_SIZES:
+        # Smooth-ish content (a gradient plus noise) so that resampling matters but is not chaos.
+        yy, xx = np.mgrid[0:h, 0:w]
+        base = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (w + h)], axis=-1)
+        img = np.clip(base + rng.normal(0, 40, size=(h, w, 3)), 0, 255).astype(np.uint8)
+        images.append(PIL.Image.fromarray(img, "RGB"))
+    return images
+
+
+def make_r2v_folder():
+    """tiny-vace-r2v/: text_encoder + tokenizer copied from tiny-vace, a new VAE and transformer."""
+    import torch
+    from diffusers import AutoencoderKLWan, WanVACETransformer3DModel
+
+    src = FIXTURES / "tiny-vace"
+    R2V.mkdir(exist_ok=True)
+    for sub in ("text_encoder", "tokenizer"):
+        shutil.rmtree(R2V / sub, ignore_errors=True)
+        shutil.copytree(src / sub, R2V / sub)
+    write_scheduler_folder(R2V)
+    (R2V / "model_index.json").write_text(json.dumps(model_index(PIPE_COMPONENTS), indent=2) + "\n")
+
+    torch.manual_seed(30)
+    vae = AutoencoderKLWan(**TINY_VAE).eval()
+    reinit_(vae, seed=30)
+    vae.save_pretrained(str(R2V / "vae"))
+    torch.manual_seed(31)
+    tr = WanVACETransformer3DModel(**R2V_TRANSFORMER).eval()
+    reinit_(tr, seed=31)
+    tr.save_pretrained(str(R2V / "transformer"))
+    return vae, tr
+
+
+def build_pipeline(vae, transformer):
+    """The pipeline from the saved text encoder/tokenizer and the in-memory VAE and transformer
+    (WanVACEPipeline.from_pretrained wants `accelerate` for the fp32-kept transformer modules)."""
+    import types
+
+    import diffusers.pipelines.wan.pipeline_wan_vace as vace_module
+    from diffusers import WanVACEPipeline
+    from transformers import AutoTokenizer, UMT5EncoderModel
+
+    # ftfy is not installed in the venv (and the Rust port does not repair mojibake either):
+    # prompt_clean's ftfy.fix_text is the identity here; html.unescape and whitespace still run.
+    if not hasattr(vace_module, "ftfy"):
+        vace_module.ftfy = types.SimpleNamespace(fix_text=lambda text: text)
+
+    te = UMT5EncoderModel.from_pretrained(str(R2V / "text_encoder")).eval()
+    te.config._attn_implementation = "eager"
+    return WanVACEPipeline(
+        tokenizer=AutoTokenizer.from_pretrained(str(R2V / "tokenizer")), text_encoder=te,
+        vae=vae, scheduler=wan_scheduler(), transformer=transformer,
+    )
+
+
+def pil_to_minus1_1(img):
+    """What VideoProcessor.preprocess gives for an image whose sides are multiples of 8."""
+    import numpy as np
+    import torch
+
+    a = np.asarray(img).astype(np.float32) / 255.0
+    return torch.from_numpy(a).permute(2, 0, 1) * 2.0 - 1.0
+
+
+def run_pipeline(pipe, refs, noise, record=None):
+    import torch
+
+    def on_step(p, i, t, kw):
+        if record is not None:
+            record[f"latents.{i}"] = kw["latents"].clone()
+        return {}
+
+    with torch.no_grad():
+        return pipe(
+            prompt=PROMPT, negative_prompt=NEGATIVE, reference_images=refs, height=HEIGHT,
+            width=WIDTH, num_frames=FRAMES, num_inference_steps=STEPS, guidance_scale=GUIDANCE,
+            latents=noise.clone(), output_type="np", callback_on_step_end=on_step,
+        ).frames
+
+
+def make_pipeline_fixture():
+    import numpy as np
+    import torch
+
+    pipe = build_pipeline(*make_r2v_folder())
+    pipe.set_progress_bar_config(disable=True)
+    refs = reference_pil_images()
+    n_ref = len(refs)
+    z = pipe.vae.config.z_dim
+    lat_frames = (FRAMES - 1) // 4 + 1 + n_ref
+    g = torch.Generator().manual_seed(40)
+    noise = torch.randn(1, z, lat_frames, HEIGHT // 8, WIDTH // 8, generator=g)
+
+    with torch.no_grad():
+        pe, ne = pipe.encode_prompt(PROMPT, NEGATIVE, do_classifier_free_guidance=True,
+                                    max_sequence_length=512)
+        video, mask, ref_pre = pipe.preprocess_conditions(
+            None, None, refs, 1, HEIGHT, WIDTH, FRAMES, torch.float32, torch.device("cpu"))
+        cond = pipe.prepare_video_latents(video, mask, ref_pre, None, torch.device("cpu"))
+        vmask = pipe.prepare_masks(mask, ref_pre, None)
+    # The references as VideoProcessor.preprocess returns them (PIL-resized to multiples of 8).
+    pre = [pipe.video_processor.preprocess(r, None, None)[0] for r in refs]
+
+    record = {}
+    frames = run_pipeline(pipe, refs, noise, record)
+
+    inputs = {
+        "latents": noise,
+        "prompt_embeds": pe,
+        "negative_prompt_embeds": ne,
+        "num_inference_steps": torch.tensor(STEPS, dtype=torch.int64),
+        "guidance_scale": torch.tensor(GUIDANCE, dtype=torch.float32),
+        "flow_shift": torch.tensor(FLOW_SHIFT, dtype=torch.float32),
+        "num_frames": torch.tensor(FRAMES, dtype=torch.int64),
+        "height": torch.tensor(HEIGHT, dtype=torch.int64),
+        "width": torch.tensor(WIDTH, dtype=torch.int64),
+    }
+    for i, (img, p) in enumerate(zip(refs, pre)):
+        inputs[f"reference_rgb8.{i}"] = torch.from_numpy(np.asarray(img).copy())  # [H, W, 3] u8
+        inputs[f"reference_image.{i}"] = p  # [3, H', W'] in -1..1, H', W' multiples of 8
+    outputs = {
+        "reference_canvas": torch.stack(ref_pre[0]),  # [N, 3, H, W] on the white canvas
+        "conditioning_latents": cond,  # [1, 2z, T + N, h, w]
+        "mask": vmask,  # [1, 64, T + N, h, w]
+        "video": torch.from_numpy(frames[0]),  # [F, H, W, 3] in 0..1
+        **record,
+    }
+    save_tensors(FIXTURES / "pipeline_inputs.safetensors", inputs)
+    save_tensors(FIXTURES / "pipeline_outputs.safetensors", outputs)
+    meta = {"prompt": PROMPT, "negative_prompt": NEGATIVE, "width": WIDTH, "height": HEIGHT,
+            "num_frames": FRAMES, "steps": STEPS, "guidance": GUIDANCE, "flow_shift": FLOW_SHIFT,
+            "reference_sizes": REFERENCE_SIZES}
+    (FIXTURES / "pipeline_case.json").write_text(json.dumps(meta, indent=1) + "\n")
+    print("pipeline fixture: frames", frames.shape, "latents", noise.shape)
+    return pipe, refs, noise
+
+
+def bench_pipeline(pipe, refs, noise, runs=5):
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+    run_pipeline(pipe, refs, noise)
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        run_pipeline(pipe, refs, noise)
+    dt = (time.perf_counter() - t0) / runs
+    print(f"tiny pipeline (torch, {torch.get_num_threads()} threads, {WIDTH}x{HEIGHT}, {FRAMES} frames, "
+          f"{len(refs)} refs, {STEPS} steps, CFG): {dt * 1e3:.1f} ms per video")
+
+
 def main():
     ensure_venv()
     import torch
@@ -156,6 +340,9 @@ def main():
     complete_tiny_vace()
     if "--schedulers" in sys.argv:
         return
+    pipe, refs, noise = make_pipeline_fixture()
+    if "--bench" in sys.argv:
+        bench_pipeline(pipe, refs, noise)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ pub enum WanError {
     /// An input tensor has the wrong rank, dtype or shape for the module.
     #[error("input: {0}")]
     Input(String),
+    /// The progress callback asked to stop after `step` of `total` denoising steps.
+    #[error("cancelled after step {step} of {total}")]
+    Cancelled { step: usize, total: usize },
     /// Any other tensor-library error.
     #[error(transparent)]
     Candle(candle_core::Error),

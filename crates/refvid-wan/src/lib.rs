@@ -5,6 +5,7 @@
 //!   `WanVACETransformer3DModel`; built from [`rope`], [`attention`] and [`conv3d`].
 //! - [`loading`]: diffusers folder layout, sharded safetensors, dtypes, named errors.
 //! - [`scheduler`]: the flow-matching UniPC and Euler schedulers (`scheduler_config.json`).
+//! - [`pipeline`]: `WanVACEPipeline` for reference-to-video (prompt, references → frames).
 //! - [`check`]: the parity command (`refvid wan check`) as a library function.
 //!
 //! Everything is checked against diffusers/transformers on tiny random-weight models; see
@@ -15,6 +16,7 @@ pub mod check;
 pub mod conv3d;
 pub mod error;
 pub mod loading;
+pub mod pipeline;
 pub mod rope;
 pub mod scheduler;
 pub mod tokenizer;

@@ -1,0 +1,420 @@
+//! `WanVACEPipeline` for reference-to-video without an input video (diffusers
+//! `pipelines/wan/pipeline_wan_vace.py`).
+//!
+//! One [`WanVacePipeline::generate`] call:
+//! 1. the prompt (and, with guidance, the negative prompt) is cleaned ([`prompt::clean_prompt`]),
+//!    tokenized to 512 ids and UMT5-encoded, rows past the real length zeroed;
+//! 2. each reference is preprocessed ([`conditioning::preprocess_reference`]), resized keeping its
+//!    aspect ratio and centred on a white canvas of the video size, VAE-encoded and normalised
+//!    with `latents_mean`/`latents_std`, padded with `z` zero channels, and **prepended** in time
+//!    (so the last reference comes first, as in diffusers);
+//! 3. the all-grey video (zeros) with an all-ones mask gives the inactive and reactive latents
+//!    (both the VAE encoding of zeros, cached per size) and the 64-channel mask with zero frames
+//!    for the references: the `2z + 64` channel VACE context;
+//! 4. noise latents `[1, z, T + n_ref, H/8, W/8]` (`T = (F − 1)/4 + 1`) are drawn
+//!    ([`noise::seeded_randn`]) or taken from `initial_noise`;
+//! 5. the scheduler steps with classifier-free guidance ([`denoise`]), calling back after each;
+//! 6. the reference frames are dropped, the latents de-normalised and VAE-decoded to
+//!    `[F, H, W, 3]` in 0..1.
+//!
+//! The VAE is reached through [`VaeCodec`], which `crate::vae::WanVae` implements; tests can plug
+//! in others.
+
+pub mod conditioning;
+pub mod denoise;
+pub mod noise;
+pub mod prompt;
+pub mod resample;
+
+use std::sync::Mutex;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::error::{Result, WanError};
+use crate::scheduler::{SchedulerConfig, from_config};
+use crate::tokenizer::PromptTokenizer;
+use crate::transformer::WanTransformer;
+use crate::umt5::Umt5Encoder;
+use crate::vace::VaceInput;
+pub use conditioning::Reference;
+use conditioning::{LatentStats, VAE_SCALE_SPATIAL, VAE_SCALE_TEMPORAL};
+pub use denoise::{Guidance, StepState};
+
+/// The VAE as the pipeline uses it.
+pub trait VaeCodec: Send + Sync {
+    /// Latent channels.
+    fn z_dim(&self) -> usize;
+    /// `latents_mean` (`z_dim` values).
+    fn latents_mean(&self) -> Vec<f64>;
+    /// `latents_std` (`z_dim` values).
+    fn latents_std(&self) -> Vec<f64>;
+    /// `[B, 3, F, H, W]` in −1..1 → the posterior mean `[B, z, (F−1)/4+1, H/8, W/8]`,
+    /// un-normalised.
+    fn encode(&self, video: &Tensor) -> Result<Tensor>;
+    /// Un-normalised latents `[B, z, t, h, w]` → `[B, 3, 1+(t−1)·4, 8h, 8w]` in −1..1.
+    fn decode(&self, latents: &Tensor) -> Result<Tensor>;
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateParams {
+    pub prompt: String,
+    /// Used when `guidance > 1` (diffusers' default is the empty string).
+    pub negative_prompt: String,
+    pub references: Vec<Reference>,
+    /// Multiple of 16.
+    pub width: usize,
+    /// Multiple of 16.
+    pub height: usize,
+    /// `4k + 1`.
+    pub num_frames: usize,
+    pub steps: usize,
+    /// Classifier-free guidance scale; ≤ 1 skips the unconditional pass.
+    pub guidance: f64,
+    /// Seed of the initial noise (our generator: not PyTorch's; see [`noise`]).
+    pub seed: u64,
+    /// `[1, z, T + n_ref, H/8, W/8]` f32; replaces the seeded noise when given.
+    pub initial_noise: Option<Tensor>,
+    /// Overrides the scheduler's `flow_shift` / `shift` when given.
+    pub shift: Option<f64>,
+}
+
+impl GenerateParams {
+    /// Diffusers' defaults (832×480, 81 frames, 50 steps, guidance 5, seed 0) for a prompt.
+    pub fn new(prompt: impl Into<String>) -> Self {
+        Self {
+            prompt: prompt.into(),
+            negative_prompt: String::new(),
+            references: Vec::new(),
+            width: 832,
+            height: 480,
+            num_frames: 81,
+            steps: 50,
+            guidance: 5.0,
+            seed: 0,
+            initial_noise: None,
+            shift: None,
+        }
+    }
+}
+
+/// A run from already encoded text and preprocessed references (what the parity command feeds).
+#[derive(Debug, Clone)]
+pub struct EncodedRequest {
+    /// `[1, 512, text_dim]`.
+    pub prompt_embeds: Tensor,
+    /// `[1, 512, text_dim]`; needed when `guidance > 1`.
+    pub negative_prompt_embeds: Option<Tensor>,
+    /// Each `[3, h, w]` in −1..1 (before the canvas placement).
+    pub references: Vec<Tensor>,
+    pub width: usize,
+    pub height: usize,
+    pub num_frames: usize,
+    pub steps: usize,
+    pub guidance: f64,
+    /// `[1, z, T + n_ref, H/8, W/8]`.
+    pub noise: Tensor,
+    pub shift: Option<f64>,
+}
+
+/// `(frames, height, width)` of a video.
+type FrameSize = (usize, usize, usize);
+
+/// The loaded pipeline.
+pub struct WanVacePipeline {
+    tokenizer: PromptTokenizer,
+    text_encoder: Umt5Encoder,
+    transformer: WanTransformer,
+    vae: Box<dyn VaeCodec>,
+    scheduler: SchedulerConfig,
+    stats: LatentStats,
+    dtype: DType,
+    device: Device,
+    /// The normalised VAE encoding of the all-zero video, per `(F, H, W)`.
+    zero_video: Mutex<Option<(FrameSize, Tensor)>>,
+}
+
+/// Checks the sizes diffusers requires (it rounds `num_frames` with a warning; we refuse).
+pub fn validate_size(width: usize, height: usize, num_frames: usize, patch: usize) -> Result<()> {
+    let base = VAE_SCALE_SPATIAL * patch;
+    if width == 0 || height == 0 || !width.is_multiple_of(base) || !height.is_multiple_of(base) {
+        return Err(WanError::Input(format!(
+            "width and height must be positive multiples of {base}, got {width}x{height}"
+        )));
+    }
+    if num_frames % VAE_SCALE_TEMPORAL != 1 {
+        return Err(WanError::Input(format!(
+            "num_frames must be 4k + 1 (1, 5, …, 81), got {num_frames}"
+        )));
+    }
+    Ok(())
+}
+
+impl WanVacePipeline {
+    /// Assembles a pipeline from loaded parts; the transformer must have the VACE branch and
+    /// `vace_in_channels = 2·z_dim + 64`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        tokenizer: PromptTokenizer,
+        text_encoder: Umt5Encoder,
+        transformer: WanTransformer,
+        vae: Box<dyn VaeCodec>,
+        scheduler: SchedulerConfig,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Self> {
+        let cfg = transformer.config();
+        let z = vae.z_dim();
+        let want = 2 * z + VAE_SCALE_SPATIAL * VAE_SCALE_SPATIAL;
+        if cfg.vace_in_channels != Some(want) {
+            return Err(WanError::Input(format!(
+                "transformer vace_in_channels is {:?}, the VAE (z_dim {z}) needs {want}",
+                cfg.vace_in_channels
+            )));
+        }
+        if cfg.in_channels != z {
+            return Err(WanError::Input(format!(
+                "transformer in_channels is {}, the VAE z_dim is {z}",
+                cfg.in_channels
+            )));
+        }
+        let stats = LatentStats::new(&vae.latents_mean(), &vae.latents_std(), &device)?;
+        Ok(Self {
+            tokenizer,
+            text_encoder,
+            transformer,
+            vae,
+            scheduler,
+            stats,
+            dtype,
+            device,
+            zero_video: Mutex::new(None),
+        })
+    }
+
+    /// The device everything runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The scheduler config from the folder.
+    pub fn scheduler_config(&self) -> &SchedulerConfig {
+        &self.scheduler
+    }
+
+    /// Latent channels.
+    pub fn z_dim(&self) -> usize {
+        self.vae.z_dim()
+    }
+
+    /// The shape of the initial noise for a size and reference count.
+    pub fn noise_shape(
+        &self,
+        width: usize,
+        height: usize,
+        num_frames: usize,
+        n_ref: usize,
+    ) -> (usize, usize, usize, usize, usize) {
+        let t = (num_frames - 1) / VAE_SCALE_TEMPORAL + 1 + n_ref;
+        let s = VAE_SCALE_SPATIAL;
+        (1, self.vae.z_dim(), t, height / s, width / s)
+    }
+
+    /// `prompt_embeds` `[1, 512, d]` of one prompt (cleaned, tokenized, encoded, zero-padded).
+    pub fn encode_prompt(&self, prompt: &str) -> Result<Tensor> {
+        let cleaned = prompt::clean_prompt(prompt);
+        let (ids, mask) = self.tokenizer.encode_batch(&[&cleaned], &self.device)?;
+        Ok(self
+            .text_encoder
+            .encode_padded(&ids, &mask)?
+            .to_dtype(self.dtype)?)
+    }
+
+    /// The normalised latents of the all-zero video of this size (cached).
+    fn zero_video_latents(&self, f: usize, h: usize, w: usize) -> Result<Tensor> {
+        let mut cache = self.zero_video.lock().expect("zero-video cache poisoned");
+        if let Some((key, t)) = cache.as_ref()
+            && *key == (f, h, w)
+        {
+            return Ok(t.clone());
+        }
+        let video = Tensor::zeros((1, 3, f, h, w), DType::F32, &self.device)?;
+        let z = self.stats.normalize(&self.vae.encode(&video)?)?;
+        *cache = Some(((f, h, w), z.clone()));
+        Ok(z)
+    }
+
+    /// The reference canvases `[3, H, W]` of preprocessed references.
+    pub fn reference_canvases(
+        &self,
+        references: &[Tensor],
+        width: usize,
+        height: usize,
+    ) -> Result<Vec<Tensor>> {
+        references
+            .iter()
+            .map(|r| conditioning::place_on_canvas(r, height, width))
+            .collect()
+    }
+
+    /// The VACE context `[1, 2z + 64, T + n_ref, H/8, W/8]` (in the model dtype) for reference
+    /// canvases.
+    pub fn vace_context(
+        &self,
+        canvases: &[Tensor],
+        width: usize,
+        height: usize,
+        num_frames: usize,
+    ) -> Result<Tensor> {
+        let video = self.zero_video_latents(num_frames, height, width)?;
+        // Inactive (video·(1−m)) and reactive (video·m) are both the zero video here.
+        let mut latents = Tensor::cat(&[&video, &video], 1)?;
+        for canvas in canvases {
+            let x = canvas.to_dtype(DType::F32)?.unsqueeze(0)?.unsqueeze(2)?;
+            let r = self.stats.normalize(&self.vae.encode(&x)?)?;
+            let r = Tensor::cat(&[&r, &r.zeros_like()?], 1)?;
+            latents = Tensor::cat(&[&r, &latents], 2)?;
+        }
+        let ones = Tensor::ones((num_frames, height, width), DType::F32, &self.device)?;
+        let mask = conditioning::vace_mask(&ones, canvases.len())?.unsqueeze(0)?;
+        Ok(Tensor::cat(&[&latents, &mask], 1)?.to_dtype(self.dtype)?)
+    }
+
+    /// Generates a video: `[F, H, W, 3]` f32 in 0..1. `on_step(done, total)` runs after every
+    /// denoising step; returning `false` stops with [`WanError::Cancelled`].
+    pub fn generate(
+        &self,
+        p: &GenerateParams,
+        on_step: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> Result<Tensor> {
+        self.generate_with(p, &mut |s: &StepState<'_>| on_step(s.step, s.total))
+    }
+
+    /// [`generate`](Self::generate) with the latents visible to the callback.
+    pub fn generate_with(
+        &self,
+        p: &GenerateParams,
+        on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
+    ) -> Result<Tensor> {
+        validate_size(p.width, p.height, p.num_frames, self.patch())?;
+        let prompt_embeds = self.encode_prompt(&p.prompt)?;
+        let negative_prompt_embeds = if p.guidance > 1.0 {
+            Some(self.encode_prompt(&p.negative_prompt)?)
+        } else {
+            None
+        };
+        let references = p
+            .references
+            .iter()
+            .map(|r| conditioning::preprocess_reference(r, &self.device))
+            .collect::<Result<Vec<_>>>()?;
+        let shape = self.noise_shape(p.width, p.height, p.num_frames, references.len());
+        let noise = match &p.initial_noise {
+            Some(n) => n.to_device(&self.device)?,
+            None => noise::seeded_randn(p.seed, shape, &self.device)?,
+        };
+        let req = EncodedRequest {
+            prompt_embeds,
+            negative_prompt_embeds,
+            references,
+            width: p.width,
+            height: p.height,
+            num_frames: p.num_frames,
+            steps: p.steps,
+            guidance: p.guidance,
+            noise,
+            shift: p.shift,
+        };
+        self.run(&req, on_step)
+    }
+
+    fn patch(&self) -> usize {
+        self.transformer.config().patch().1
+    }
+
+    /// The denoising and decoding of an encoded request: `[F, H, W, 3]` in 0..1.
+    pub fn run(
+        &self,
+        req: &EncodedRequest,
+        on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
+    ) -> Result<Tensor> {
+        let latents = self.denoise(req, on_step)?;
+        self.decode(&latents, req.references.len())
+    }
+
+    /// The denoising part of [`run`](Self::run): the final latents `[1, z, T + n_ref, h, w]` f32.
+    pub fn denoise(
+        &self,
+        req: &EncodedRequest,
+        on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
+    ) -> Result<Tensor> {
+        validate_size(req.width, req.height, req.num_frames, self.patch())?;
+        let (b, z, t, h, w) =
+            self.noise_shape(req.width, req.height, req.num_frames, req.references.len());
+        if req.noise.dims() != [b, z, t, h, w] {
+            return Err(WanError::Input(format!(
+                "initial noise `latents` has shape {:?}, expected {:?}",
+                req.noise.dims(),
+                [b, z, t, h, w]
+            )));
+        }
+        if req.steps == 0 {
+            return Err(WanError::Input("steps must be at least 1".into()));
+        }
+        let canvases = self.reference_canvases(&req.references, req.width, req.height)?;
+        let context = self.vace_context(&canvases, req.width, req.height, req.num_frames)?;
+        let mut cfg = self.scheduler.clone();
+        if let Some(s) = req.shift {
+            cfg.set_shift(s)?;
+        }
+        let mut scheduler = from_config(&cfg);
+        scheduler.set_timesteps(req.steps)?;
+        let model = |x: &Tensor, t: f64, text: &Tensor| -> Result<Tensor> {
+            let ts = Tensor::new(&[t as f32], &self.device)?;
+            let vace = VaceInput {
+                control: &context,
+                scale: None,
+            };
+            Ok(self.transformer.forward(
+                &x.to_dtype(self.dtype)?,
+                &ts,
+                &text.to_dtype(self.dtype)?,
+                Some(vace),
+            )?)
+        };
+        let guidance = Guidance {
+            prompt_embeds: &req.prompt_embeds,
+            negative_prompt_embeds: req.negative_prompt_embeds.as_ref(),
+            scale: req.guidance,
+        };
+        denoise::denoise(
+            &model,
+            scheduler.as_mut(),
+            req.noise.clone(),
+            &guidance,
+            on_step,
+        )
+    }
+
+    /// Drops the `n_ref` reference frames, de-normalises and decodes: `[F, H, W, 3]` in 0..1.
+    pub fn decode(&self, latents: &Tensor, n_ref: usize) -> Result<Tensor> {
+        let t = latents.dim(2)?;
+        let video = latents.narrow(2, n_ref, t - n_ref)?;
+        let frames = self.vae.decode(&self.stats.denormalize(&video)?)?;
+        conditioning::frames_to_unit_range(&frames)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_checked() {
+        assert!(validate_size(832, 480, 81, 2).is_ok());
+        assert!(validate_size(64, 48, 9, 2).is_ok());
+        assert!(validate_size(840, 480, 81, 2).is_err());
+        assert!(validate_size(832, 480, 80, 2).is_err());
+        assert!(validate_size(0, 480, 81, 2).is_err());
+    }
+}

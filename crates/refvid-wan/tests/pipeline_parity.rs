@@ -1,0 +1,149 @@
+//! Parity of the reference-to-video pipeline with diffusers' `WanVACEPipeline` on the tiny
+//! random-weight pipeline `tests/fixtures/tiny-vace-r2v/` (fixtures from
+//! `scripts/make_pipeline_fixtures.py`; the case is in `pipeline_case.json`: 64×48, 9 frames,
+//! 2 references, 3 UniPC steps, guidance 5, fixed initial noise).
+//!
+//! Tolerances:
+//! - reference preprocessing (Pillow's Lanczos resize to multiples of 8, normalisation): exact;
+//! - canvas placement (torch bilinear): max abs error ≤ 1e-6;
+//! - the 64-channel mask: exact;
+//! - prompt embeddings: max abs error ≤ 1e-4 · max |reference| (as `tests/parity.rs`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use refvid_wan::pipeline::conditioning::{
+    Reference, place_on_canvas, preprocess_reference, vace_mask,
+};
+use refvid_wan::pipeline::prompt::clean_prompt;
+use refvid_wan::tokenizer::{PromptTokenizer, TEXT_LEN};
+
+/// Relative tolerance of f32 model outputs.
+const F32_REL_TOL: f32 = 1e-4;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn load(name: &str) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixtures().join(name), &Device::Cpu).expect(name)
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    prompt: String,
+    negative_prompt: String,
+    width: usize,
+    height: usize,
+    num_frames: usize,
+    reference_sizes: Vec<(usize, usize)>,
+}
+
+fn case() -> Case {
+    let text = std::fs::read_to_string(fixtures().join("pipeline_case.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `(max abs error, max |reference|)`.
+fn compare(ours: &Tensor, reference: &Tensor) -> (f32, f32) {
+    assert_eq!(ours.dims(), reference.dims(), "shape");
+    let ours = ours.to_dtype(DType::F32).unwrap();
+    let reference = reference.to_dtype(DType::F32).unwrap();
+    let err = (&ours - &reference)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap();
+    let scale = reference.abs().unwrap().max_all().unwrap();
+    (err.to_scalar().unwrap(), scale.to_scalar().unwrap())
+}
+
+fn assert_close(what: &str, ours: &Tensor, reference: &Tensor, abs_tol: f32) {
+    let (err, scale) = compare(ours, reference);
+    eprintln!("{what}: max abs err {err:.3e}, scale {scale:.3e}");
+    assert!(err <= abs_tol, "{what}: max abs err {err} > {abs_tol}");
+}
+
+fn rgb8(inputs: &HashMap<String, Tensor>, i: usize) -> Reference {
+    let t = &inputs[&format!("reference_rgb8.{i}")];
+    let (height, width, _) = t.dims3().unwrap();
+    Reference::Rgb8 {
+        width,
+        height,
+        data: t.flatten_all().unwrap().to_vec1::<u8>().unwrap(),
+    }
+}
+
+#[test]
+fn references_preprocess_like_video_processor() {
+    let inputs = load("pipeline_inputs.safetensors");
+    let c = case();
+    for (i, (w, h)) in c.reference_sizes.iter().enumerate() {
+        let ours = preprocess_reference(&rgb8(&inputs, i), &Device::Cpu).unwrap();
+        assert_eq!(ours.dims(), &[3, h - h % 8, w - w % 8]);
+        assert_close(
+            &format!("reference {i} ({w}x{h})"),
+            &ours,
+            &inputs[&format!("reference_image.{i}")],
+            0.0,
+        );
+    }
+}
+
+#[test]
+fn references_land_on_white_canvases_like_diffusers() {
+    let inputs = load("pipeline_inputs.safetensors");
+    let canvases = &load("pipeline_outputs.safetensors")["reference_canvas"];
+    let c = case();
+    for i in 0..c.reference_sizes.len() {
+        let ours =
+            place_on_canvas(&inputs[&format!("reference_image.{i}")], c.height, c.width).unwrap();
+        assert_close(
+            &format!("canvas {i}"),
+            &ours,
+            &canvases.get(i).unwrap(),
+            1e-6,
+        );
+    }
+}
+
+#[test]
+fn mask_matches_prepare_masks() {
+    let c = case();
+    let ones = Tensor::ones((c.num_frames, c.height, c.width), DType::F32, &Device::Cpu).unwrap();
+    let ours = vace_mask(&ones, c.reference_sizes.len())
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    assert_close(
+        "mask",
+        &ours,
+        &load("pipeline_outputs.safetensors")["mask"],
+        0.0,
+    );
+}
+
+#[test]
+fn prompts_encode_like_the_pipeline() {
+    let pipe = fixtures().join("tiny-vace-r2v");
+    let tok = PromptTokenizer::from_model_dir(&pipe, TEXT_LEN).unwrap();
+    let enc = refvid_wan::loading::load_text_encoder(&pipe, DType::F32, &Device::Cpu).unwrap();
+    let inputs = load("pipeline_inputs.safetensors");
+    let c = case();
+    for (text, name) in [
+        (&c.prompt, "prompt_embeds"),
+        (&c.negative_prompt, "negative_prompt_embeds"),
+    ] {
+        let cleaned = clean_prompt(text);
+        let ours =
+            refvid_wan::loading::encode_prompts(&tok, &enc, &[&cleaned], &Device::Cpu).unwrap();
+        let (err, scale) = compare(&ours, &inputs[name]);
+        eprintln!("{name}: max abs err {err:.3e}, scale {scale:.3e}");
+        assert!(
+            err <= F32_REL_TOL * scale,
+            "{name}: {err} > {F32_REL_TOL} x {scale}"
+        );
+    }
+}
