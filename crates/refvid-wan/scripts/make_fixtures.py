@@ -35,14 +35,15 @@ PINS = [
 
 
 def ensure_venv():
-    """Re-executes this script inside the venv, creating it first if needed."""
+    """Re-executes the running script inside the venv, creating the venv first if needed."""
     if Path(sys.prefix).resolve() == VENV.resolve():
         return
     py = VENV / "bin" / "python"
     if not py.exists():
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
         subprocess.check_call([str(py), "-m", "pip", "install", *PINS])
-    os.execv(str(py), [str(py), __file__, *sys.argv[1:]])
+    # sys.argv[0], not __file__: a script that imports this helper re-runs itself, not this file.
+    os.execv(str(py), [str(py), os.path.abspath(sys.argv[0]), *sys.argv[1:]])
 
 
 def reinit_(model, seed):
