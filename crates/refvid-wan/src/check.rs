@@ -7,6 +7,8 @@
 //! |---|---|---|
 //! | `text_encoder` | `input_ids` i64 `[B, L]`, `attention_mask` i64 `[B, L]` (optional) | `last_hidden_state` |
 //! | `transformer` | `hidden_states`, `timestep`, `encoder_hidden_states`, for VACE `control_hidden_states` and optionally `control_hidden_states_scale` | `sample` |
+//! | `vae_encode` | `sample` `[B, 3, F, H, W]` in −1..1 | `latent_mean` (un-normalised posterior mean) |
+//! | `vae_decode` | `z` `[B, z, F', h, w]` (un-normalised latents) | `sample` |
 //!
 //! Outputs are written as f32 whatever the compute dtype.
 
@@ -20,6 +22,7 @@ use crate::error::{Result, WanError};
 use crate::loading::load_text_encoder;
 pub use crate::loading::load_transformer;
 use crate::vace::VaceInput;
+use crate::vae::WanVae;
 
 /// Which module to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,14 +31,29 @@ pub enum Module {
     TextEncoder,
     /// The Wan or Wan-VACE transformer (`transformer/`).
     Transformer,
+    /// The VAE's encoder (`vae/`): pixels → posterior mean.
+    VaeEncode,
+    /// The VAE's decoder (`vae/`): latents → pixels.
+    VaeDecode,
 }
 
 impl Module {
-    /// The diffusers subfolder name (also the `--module` value).
+    /// The diffusers subfolder name.
     pub fn folder(self) -> &'static str {
         match self {
             Module::TextEncoder => "text_encoder",
             Module::Transformer => "transformer",
+            Module::VaeEncode | Module::VaeDecode => "vae",
+        }
+    }
+
+    /// The `--module` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Module::TextEncoder => "text_encoder",
+            Module::Transformer => "transformer",
+            Module::VaeEncode => "vae_encode",
+            Module::VaeDecode => "vae_decode",
         }
     }
 }
@@ -46,8 +64,11 @@ impl FromStr for Module {
         match s {
             "text_encoder" => Ok(Module::TextEncoder),
             "transformer" => Ok(Module::Transformer),
+            "vae_encode" => Ok(Module::VaeEncode),
+            "vae_decode" => Ok(Module::VaeDecode),
             other => Err(WanError::Input(format!(
-                "unknown module `{other}` (expected text_encoder or transformer)"
+                "unknown module `{other}` (expected text_encoder, transformer, vae_encode or \
+                 vae_decode)"
             ))),
         }
     }
@@ -145,6 +166,8 @@ pub fn run_check(args: &CheckArgs) -> Result<()> {
     let outputs = match args.module {
         Module::TextEncoder => run_text_encoder(args, &inputs, &device)?,
         Module::Transformer => run_transformer(args, &inputs, &device)?,
+        Module::VaeEncode => run_vae_encode(args, &inputs, &device)?,
+        Module::VaeDecode => run_vae_decode(args, &inputs, &device)?,
     };
     candle_core::safetensors::save(&outputs, &args.out).map_err(|e| match e {
         candle_core::Error::Io(source) => WanError::Io {
@@ -225,6 +248,34 @@ fn run_transformer(
     )]))
 }
 
+fn run_vae_encode(
+    args: &CheckArgs,
+    inputs: &HashMap<String, Tensor>,
+    device: &Device,
+) -> Result<HashMap<String, Tensor>> {
+    let sample = input(inputs, "sample")?;
+    let vae = WanVae::load(&args.model, args.dtype.dtype(), device)?;
+    let mean = vae.encode(sample)?;
+    Ok(HashMap::from([(
+        "latent_mean".to_string(),
+        mean.to_dtype(DType::F32)?,
+    )]))
+}
+
+fn run_vae_decode(
+    args: &CheckArgs,
+    inputs: &HashMap<String, Tensor>,
+    device: &Device,
+) -> Result<HashMap<String, Tensor>> {
+    let z = input(inputs, "z")?;
+    let vae = WanVae::load(&args.model, args.dtype.dtype(), device)?;
+    let sample = vae.decode(z)?;
+    Ok(HashMap::from([(
+        "sample".to_string(),
+        sample.to_dtype(DType::F32)?,
+    )]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +291,10 @@ mod tests {
             Module::Transformer
         );
         assert!("vae".parse::<Module>().is_err());
+        for m in [Module::VaeEncode, Module::VaeDecode] {
+            assert_eq!(m.name().parse::<Module>().unwrap(), m);
+            assert_eq!(m.folder(), "vae");
+        }
         assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
         assert_eq!("float16".parse::<Precision>().unwrap(), Precision::F16);
         assert!("f64".parse::<Precision>().is_err());

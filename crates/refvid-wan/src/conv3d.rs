@@ -1,9 +1,11 @@
 //! A 3-D convolution built from 2-D ones (candle has no conv3d).
 //!
-//! Mirrors `torch.nn.Conv3d` without padding or dilation, as used by Wan's patch embeddings
-//! (`kernel = stride = patch_size`). The kernel is split into its `kt` time taps; tap `τ` is a
-//! 2-D convolution over the frames `τ, τ + st, τ + 2·st, …` folded into the batch, and the output is
-//! the sum of the taps plus the bias. The kernel is kept in f32.
+//! Mirrors `torch.nn.Conv3d` without time padding or dilation, as used by Wan's patch embeddings
+//! (`kernel = stride = patch_size`) and, with equal zero padding of height and width
+//! ([`Conv3d::with_spatial_padding`]), by the VAE's causal convolutions (which pad time themselves).
+//! The kernel is split into its `kt` time taps; tap `τ` is a 2-D convolution over the frames
+//! `τ, τ + st, τ + 2·st, …` folded into the batch, and the output is the sum of the taps plus the
+//! bias. The kernel is kept in f32.
 
 use candle_core::{DType, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -15,6 +17,8 @@ pub struct Conv3d {
     taps: Vec<Tensor>,
     bias: Tensor,
     stride: (usize, usize, usize),
+    /// Zero padding of height and width (both sides).
+    padding: usize,
 }
 
 impl Conv3d {
@@ -43,7 +47,14 @@ impl Conv3d {
             taps,
             bias: vb.get(out_ch, "bias")?.to_dtype(DType::F32)?,
             stride,
+            padding: 0,
         })
+    }
+
+    /// Pads height and width with `p` zeros on both sides (`Conv3d(padding=(0, p, p))`).
+    pub fn with_spatial_padding(mut self, p: usize) -> Self {
+        self.padding = p;
+        self
     }
 
     /// `[B, C, F, H, W]` → `[B, O, F', H', W']`, computed in f32 (candle's CPU conv has no bf16)
@@ -58,15 +69,19 @@ impl Conv3d {
             candle_core::bail!("conv3d: {f} frames is fewer than the {kt}-tap kernel");
         }
         let f_out = (f - kt) / st + 1;
+        // Frames first, once: a tap's frames are then a slice (stride 1) or a gather of it.
+        let frames_first = x.permute((0, 2, 1, 3, 4))?.contiguous()?;
         let mut acc: Option<Tensor> = None;
         for (tau, kernel) in self.taps.iter().enumerate() {
-            let idx: Vec<u32> = (0..f_out).map(|j| (tau + j * st) as u32).collect();
-            let idx = Tensor::from_vec(idx, f_out, x.device())?;
-            let frames = x
-                .index_select(&idx, 2)?
-                .permute((0, 2, 1, 3, 4))?
-                .reshape((b * f_out, c, h, w))?;
-            let y = frames.conv2d(kernel, 0, self.stride.1, 1, 1)?;
+            let frames = if st == 1 {
+                frames_first.narrow(1, tau, f_out)?
+            } else {
+                let idx: Vec<u32> = (0..f_out).map(|j| (tau + j * st) as u32).collect();
+                let idx = Tensor::from_vec(idx, f_out, x.device())?;
+                frames_first.index_select(&idx, 1)?
+            };
+            let frames = frames.reshape((b * f_out, c, h, w))?;
+            let y = frames.conv2d(kernel, self.padding, self.stride.1, 1, 1)?;
             acc = Some(match acc {
                 None => y,
                 Some(a) => (a + y)?,

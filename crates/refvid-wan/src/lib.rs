@@ -3,6 +3,7 @@
 //! - [`umt5`]: the UMT5 text encoder; [`tokenizer`]: prompt → 512 padded ids and mask.
 //! - [`transformer`]: `WanTransformer3DModel`, with the [`vace`] branch of
 //!   `WanVACETransformer3DModel`; built from [`rope`], [`attention`] and [`conv3d`].
+//! - [`vae`]: the Wan 2.1 video VAE (`AutoencoderKLWan`): chunked causal encode/decode, tiling.
 //! - [`loading`]: diffusers folder layout, sharded safetensors, dtypes, named errors.
 //! - [`scheduler`]: the flow-matching UniPC and Euler schedulers (`scheduler_config.json`).
 //! - [`pipeline`]: `WanVACEPipeline` for reference-to-video (prompt, references → frames).
@@ -23,6 +24,7 @@ pub mod tokenizer;
 pub mod transformer;
 pub mod umt5;
 pub mod vace;
+pub mod vae;
 
 pub use check::{CheckArgs, Module, run_check};
 pub use error::{Result, WanError};

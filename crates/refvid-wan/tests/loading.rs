@@ -97,9 +97,9 @@ fn missing_shard_is_named() {
 
 #[test]
 fn pipeline_without_the_module_is_an_error() {
-    let err = module_dir(&fixtures().join("tiny-vace"), "vae").unwrap_err();
+    let err = module_dir(&fixtures().join("tiny-vace"), "image_encoder").unwrap_err();
     assert!(matches!(err, WanError::Config { .. }), "{err:?}");
-    assert!(err.to_string().contains("`vae`"), "{err}");
+    assert!(err.to_string().contains("`image_encoder`"), "{err}");
 }
 
 #[test]
