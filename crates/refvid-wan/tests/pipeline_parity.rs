@@ -7,16 +7,22 @@
 //! - reference preprocessing (Pillow's Lanczos resize to multiples of 8, normalisation): exact;
 //! - canvas placement (torch bilinear): max abs error ≤ 1e-6;
 //! - the 64-channel mask: exact;
-//! - prompt embeddings: max abs error ≤ 1e-4 · max |reference| (as `tests/parity.rs`).
+//! - prompt embeddings, and the latents after every denoising step (transformer with CFG and
+//!   the UniPC scheduler, from diffusers' conditioning): max abs error ≤ 1e-4 · max |reference|
+//!   (as `tests/parity.rs`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
+use refvid_wan::loading::{load_text_encoder, load_transformer};
+use refvid_wan::pipeline::check::request_from_inputs;
 use refvid_wan::pipeline::conditioning::{
     Reference, place_on_canvas, preprocess_reference, vace_mask,
 };
 use refvid_wan::pipeline::prompt::clean_prompt;
+use refvid_wan::pipeline::{VaeCodec, WanVacePipeline};
+use refvid_wan::scheduler::SchedulerConfig;
 use refvid_wan::tokenizer::{PromptTokenizer, TEXT_LEN};
 
 /// Relative tolerance of f32 model outputs.
@@ -146,4 +152,116 @@ fn prompts_encode_like_the_pipeline() {
             "{name}: {err} > {F32_REL_TOL} x {scale}"
         );
     }
+}
+
+/// A VAE that only knows its statistics: for running the denoising loop on diffusers'
+/// conditioning without a VAE.
+struct StatsOnlyVae {
+    mean: Vec<f64>,
+    std: Vec<f64>,
+}
+
+impl VaeCodec for StatsOnlyVae {
+    fn z_dim(&self) -> usize {
+        self.mean.len()
+    }
+    fn latents_mean(&self) -> Vec<f64> {
+        self.mean.clone()
+    }
+    fn latents_std(&self) -> Vec<f64> {
+        self.std.clone()
+    }
+    fn encode(&self, _: &Tensor) -> refvid_wan::Result<Tensor> {
+        Err(refvid_wan::WanError::Input(
+            "stats-only VAE cannot encode".into(),
+        ))
+    }
+    fn decode(&self, _: &Tensor) -> refvid_wan::Result<Tensor> {
+        Err(refvid_wan::WanError::Input(
+            "stats-only VAE cannot decode".into(),
+        ))
+    }
+}
+
+fn pipeline_with(vae: Box<dyn VaeCodec>) -> WanVacePipeline {
+    let dir = fixtures().join("tiny-vace-r2v");
+    let dev = Device::Cpu;
+    WanVacePipeline::from_parts(
+        PromptTokenizer::from_model_dir(&dir, TEXT_LEN).unwrap(),
+        load_text_encoder(&dir, DType::F32, &dev).unwrap(),
+        load_transformer(&dir, DType::F32, &dev).unwrap(),
+        vae,
+        SchedulerConfig::load(&dir).unwrap(),
+        DType::F32,
+        dev,
+    )
+    .unwrap()
+}
+
+fn stats_only_vae() -> Box<dyn VaeCodec> {
+    #[derive(serde::Deserialize)]
+    struct Stats {
+        latents_mean: Vec<f64>,
+        latents_std: Vec<f64>,
+    }
+    let s: Stats =
+        refvid_wan::loading::read_json(&fixtures().join("tiny-vace-r2v/vae/config.json")).unwrap();
+    Box::new(StatsOnlyVae {
+        mean: s.latents_mean,
+        std: s.latents_std,
+    })
+}
+
+#[test]
+fn denoising_matches_diffusers_after_every_step() {
+    // diffusers' own conditioning (VAE latents + mask) in, so this needs no VAE.
+    let pipe = pipeline_with(stats_only_vae());
+    let inputs = load("pipeline_inputs.safetensors");
+    let outputs = load("pipeline_outputs.safetensors");
+    let req = request_from_inputs(&inputs).unwrap();
+    assert_eq!(
+        (req.width, req.height, req.num_frames, req.steps),
+        (64, 48, 9, 3)
+    );
+    let context = Tensor::cat(&[&outputs["conditioning_latents"], &outputs["mask"]], 1).unwrap();
+    let mut seen = Vec::new();
+    let last = pipe
+        .denoise_with_context(&req, &context, &mut |s| {
+            seen.push(s.latents.clone());
+            true
+        })
+        .unwrap();
+    assert_eq!(seen.len(), 3);
+    for (i, ours) in seen.iter().enumerate() {
+        let reference = &outputs[&format!("latents.{i}")];
+        let (err, scale) = compare(ours, reference);
+        eprintln!("latents after step {i}: max abs err {err:.3e}, scale {scale:.3e}");
+        assert!(
+            err <= F32_REL_TOL * scale,
+            "step {i}: {err} > {F32_REL_TOL} x {scale}"
+        );
+    }
+    assert_eq!(compare(&last, &seen[2]).0, 0.0);
+}
+
+#[test]
+fn denoising_can_be_cancelled_and_checks_shapes() {
+    let pipe = pipeline_with(stats_only_vae());
+    let inputs = load("pipeline_inputs.safetensors");
+    let outputs = load("pipeline_outputs.safetensors");
+    let req = request_from_inputs(&inputs).unwrap();
+    let context = Tensor::cat(&[&outputs["conditioning_latents"], &outputs["mask"]], 1).unwrap();
+    let r = pipe.denoise_with_context(&req, &context, &mut |s| s.step < 1);
+    assert!(
+        matches!(
+            r,
+            Err(refvid_wan::WanError::Cancelled { step: 1, total: 3 })
+        ),
+        "{r:?}"
+    );
+    let short = context.narrow(2, 1, 4).unwrap();
+    let e = pipe
+        .denoise_with_context(&req, &short, &mut |_| true)
+        .unwrap_err();
+    assert!(e.to_string().contains("VACE context"), "{e}");
 }

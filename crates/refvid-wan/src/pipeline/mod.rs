@@ -20,6 +20,7 @@
 //! The VAE is reached through [`VaeCodec`], which `crate::vae::WanVae` implements; tests can plug
 //! in others.
 
+pub mod check;
 pub mod conditioning;
 pub mod denoise;
 pub mod noise;
@@ -358,11 +359,32 @@ impl WanVacePipeline {
                 [b, z, t, h, w]
             )));
         }
+        let canvases = self.reference_canvases(&req.references, req.width, req.height)?;
+        let context = self.vace_context(&canvases, req.width, req.height, req.num_frames)?;
+        self.denoise_with_context(req, &context, on_step)
+    }
+
+    /// The denoising loop with a given VACE context `[1, 2z + 64, T + n_ref, h, w]` (what
+    /// [`vace_context`](Self::vace_context) builds); the references of `req` are not used.
+    pub fn denoise_with_context(
+        &self,
+        req: &EncodedRequest,
+        context: &Tensor,
+        on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
+    ) -> Result<Tensor> {
         if req.steps == 0 {
             return Err(WanError::Input("steps must be at least 1".into()));
         }
-        let canvases = self.reference_canvases(&req.references, req.width, req.height)?;
-        let context = self.vace_context(&canvases, req.width, req.height, req.num_frames)?;
+        let (_, _, t, h, w) = req.noise.dims5()?;
+        let (_, c, ct, ch, cw) = context.dims5()?;
+        let want_c = self.transformer.config().vace_in_channels.unwrap_or(0);
+        if (c, ct, ch, cw) != (want_c, t, h, w) {
+            return Err(WanError::Input(format!(
+                "VACE context has shape {:?}, expected [1, {want_c}, {t}, {h}, {w}]",
+                context.dims()
+            )));
+        }
+        let context = context.to_dtype(self.dtype)?;
         let mut cfg = self.scheduler.clone();
         if let Some(s) = req.shift {
             cfg.set_shift(s)?;

@@ -1,0 +1,117 @@
+//! The `pipeline` module of the parity command: a whole reference-to-video run from encoded
+//! prompts, preprocessed references and fixed initial noise (`shared/spec/PARITY.md`).
+//!
+//! | input | dtype, shape |
+//! |---|---|
+//! | `prompt_embeds` | f32 `[1, L, D]` |
+//! | `negative_prompt_embeds` | f32 `[1, L, D]` (needed when `guidance_scale > 1`) |
+//! | `latents` | f32 `[1, z, T + N, h, w]`, the initial noise |
+//! | `reference_images` | f32 `[N, 3, H', W']` in −1..1 (optional); references of different sizes may come as `reference_image.0`, `reference_image.1`, … `[3, H'_i, W'_i]` instead |
+//! | `num_inference_steps`, `guidance_scale`, `flow_shift` | 0-d scalars (`flow_shift` optional: the folder's scheduler config otherwise) |
+//!
+//! The video size follows from `latents`: `W = 8w`, `H = 8h`, `F = 4(T − 1) + 1`. Output: `video`
+//! f32 `[F, H, W, 3]` in 0..1.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Tensor};
+
+use super::{EncodedRequest, WanVacePipeline};
+use crate::error::{Result, WanError};
+
+fn input<'a>(inputs: &'a HashMap<String, Tensor>, name: &str) -> Result<&'a Tensor> {
+    inputs
+        .get(name)
+        .ok_or_else(|| WanError::Input(format!("input file has no tensor `{name}`")))
+}
+
+/// A 0-d (or one-element) tensor of any dtype as f64.
+fn scalar(inputs: &HashMap<String, Tensor>, name: &str) -> Result<Option<f64>> {
+    let Some(t) = inputs.get(name) else {
+        return Ok(None);
+    };
+    if t.elem_count() != 1 {
+        return Err(WanError::Input(format!(
+            "`{name}` must be a scalar, got shape {:?}",
+            t.dims()
+        )));
+    }
+    let v = t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?[0];
+    Ok(Some(v))
+}
+
+fn required_scalar(inputs: &HashMap<String, Tensor>, name: &str) -> Result<f64> {
+    scalar(inputs, name)?
+        .ok_or_else(|| WanError::Input(format!("input file has no tensor `{name}`")))
+}
+
+/// The references, from `reference_images` `[N, 3, H, W]` or `reference_image.{i}`.
+fn references(inputs: &HashMap<String, Tensor>) -> Result<Vec<Tensor>> {
+    if let Some(t) = inputs.get("reference_images") {
+        let (n, c, _, _) = t.dims4().map_err(|_| {
+            WanError::Input(format!(
+                "`reference_images` must be [N, 3, H, W], got {:?}",
+                t.dims()
+            ))
+        })?;
+        if c != 3 {
+            return Err(WanError::Input(format!(
+                "`reference_images` must have 3 channels, got {:?}",
+                t.dims()
+            )));
+        }
+        return (0..n).map(|i| Ok(t.get(i)?)).collect();
+    }
+    let mut refs = Vec::new();
+    while let Some(t) = inputs.get(&format!("reference_image.{}", refs.len())) {
+        refs.push(t.clone());
+    }
+    Ok(refs)
+}
+
+/// The request the inputs describe.
+pub fn request_from_inputs(inputs: &HashMap<String, Tensor>) -> Result<EncodedRequest> {
+    let noise = input(inputs, "latents")?.to_dtype(DType::F32)?;
+    let (_, _, t, h, w) = noise.dims5().map_err(|_| {
+        WanError::Input(format!(
+            "`latents` must be [1, z, T, h, w], got {:?}",
+            noise.dims()
+        ))
+    })?;
+    let references = references(inputs)?;
+    let n_ref = references.len();
+    if t <= n_ref {
+        return Err(WanError::Input(format!(
+            "`latents` has {t} frames, not more than the {} references",
+            references.len()
+        )));
+    }
+    let steps = required_scalar(inputs, "num_inference_steps")?;
+    if steps < 1.0 || steps.fract() != 0.0 {
+        return Err(WanError::Input(format!(
+            "`num_inference_steps` must be a positive integer, got {steps}"
+        )));
+    }
+    Ok(EncodedRequest {
+        prompt_embeds: input(inputs, "prompt_embeds")?.clone(),
+        negative_prompt_embeds: inputs.get("negative_prompt_embeds").cloned(),
+        references,
+        width: w * 8,
+        height: h * 8,
+        num_frames: 4 * (t - 1 - n_ref) + 1,
+        steps: steps as usize,
+        guidance: required_scalar(inputs, "guidance_scale")?,
+        noise,
+        shift: scalar(inputs, "flow_shift")?,
+    })
+}
+
+/// Runs the pipeline on the inputs: `{"video": [F, H, W, 3]}`.
+pub fn run(
+    pipe: &WanVacePipeline,
+    inputs: &HashMap<String, Tensor>,
+) -> Result<HashMap<String, Tensor>> {
+    let req = request_from_inputs(inputs)?;
+    let video = pipe.run(&req, &mut |_| true)?;
+    Ok(HashMap::from([("video".to_string(), video)]))
+}
