@@ -152,9 +152,11 @@ def complete_tiny_vace():
 
 R2V = FIXTURES / "tiny-vace-r2v"
 
-# The VAE of diffusers' own tiny WanVACEPipeline test (tests/pipelines/wan/test_wan_vace.py):
-# z_dim 16 and 4x8x8 compression like the real one, 3 base channels.
-TINY_VAE = dict(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+# z_dim 16 and 4x8x8 compression like the real VAE, 8 channels throughout, 1 res block (~240 KB).
+# (The 3-channel VAE of diffusers' own pipeline test, with these re-drawn weights, has decoders
+# where a 1e-5 change of the latents moves some pixels by 0.05 or more: RMS norms of near-zero
+# 3-vectors. This one moves them by < 1e-4.)
+TINY_VAE = dict(base_dim=8, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                 temperal_downsample=[False, True, True])
 
 # Like make_fixtures.VACE_CONFIG, but wired to the VAE and the text encoder: in/out = z_dim,

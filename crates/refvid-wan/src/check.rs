@@ -9,6 +9,7 @@
 //! | `transformer` | `hidden_states`, `timestep`, `encoder_hidden_states`, for VACE `control_hidden_states` and optionally `control_hidden_states_scale` | `sample` |
 //! | `vae_encode` | `sample` `[B, 3, F, H, W]` in −1..1 | `latent_mean` (un-normalised posterior mean) |
 //! | `vae_decode` | `z` `[B, z, F', h, w]` (un-normalised latents) | `sample` |
+//! | `pipeline` | `prompt_embeds`, `negative_prompt_embeds`, `latents` (initial noise), `reference_images`, scalars `num_inference_steps`, `guidance_scale`, `flow_shift` (see [`crate::pipeline::check`]) | `video` |
 //!
 //! Outputs are written as f32 whatever the compute dtype.
 
@@ -35,15 +36,18 @@ pub enum Module {
     VaeEncode,
     /// The VAE's decoder (`vae/`): latents → pixels.
     VaeDecode,
+    /// The whole reference-to-video pipeline (a `WanVACEPipeline` folder).
+    Pipeline,
 }
 
 impl Module {
-    /// The diffusers subfolder name.
+    /// The diffusers subfolder name (`.` for the pipeline: the folder itself).
     pub fn folder(self) -> &'static str {
         match self {
             Module::TextEncoder => "text_encoder",
             Module::Transformer => "transformer",
             Module::VaeEncode | Module::VaeDecode => "vae",
+            Module::Pipeline => ".",
         }
     }
 
@@ -54,6 +58,7 @@ impl Module {
             Module::Transformer => "transformer",
             Module::VaeEncode => "vae_encode",
             Module::VaeDecode => "vae_decode",
+            Module::Pipeline => "pipeline",
         }
     }
 }
@@ -66,9 +71,10 @@ impl FromStr for Module {
             "transformer" => Ok(Module::Transformer),
             "vae_encode" => Ok(Module::VaeEncode),
             "vae_decode" => Ok(Module::VaeDecode),
+            "pipeline" => Ok(Module::Pipeline),
             other => Err(WanError::Input(format!(
-                "unknown module `{other}` (expected text_encoder, transformer, vae_encode or \
-                 vae_decode)"
+                "unknown module `{other}` (expected text_encoder, transformer, vae_encode, \
+                 vae_decode or pipeline)"
             ))),
         }
     }
@@ -168,6 +174,14 @@ pub fn run_check(args: &CheckArgs) -> Result<()> {
         Module::Transformer => run_transformer(args, &inputs, &device)?,
         Module::VaeEncode => run_vae_encode(args, &inputs, &device)?,
         Module::VaeDecode => run_vae_decode(args, &inputs, &device)?,
+        Module::Pipeline => {
+            let pipe = crate::pipeline::WanVacePipeline::load(
+                &args.model,
+                args.dtype.dtype(),
+                &device,
+            )?;
+            crate::pipeline::check::run(&pipe, &inputs)?
+        }
     };
     candle_core::safetensors::save(&outputs, &args.out).map_err(|e| match e {
         candle_core::Error::Io(source) => WanError::Io {
@@ -295,6 +309,7 @@ mod tests {
             assert_eq!(m.name().parse::<Module>().unwrap(), m);
             assert_eq!(m.folder(), "vae");
         }
+        assert_eq!(Module::Pipeline.name().parse::<Module>().unwrap(), Module::Pipeline);
         assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
         assert_eq!("float16".parse::<Precision>().unwrap(), Precision::F16);
         assert!("f64".parse::<Precision>().is_err());

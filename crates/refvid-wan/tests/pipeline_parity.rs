@@ -9,20 +9,20 @@
 //! - the 64-channel mask: exact;
 //! - prompt embeddings, and the latents after every denoising step (transformer with CFG and
 //!   the UniPC scheduler, from diffusers' conditioning): max abs error ≤ 1e-4 · max |reference|
-//!   (as `tests/parity.rs`).
+//!   (as `tests/parity.rs`); the same for the VACE context (VAE encodings of the references and
+//!   the grey video, and the mask);
+//! - the decoded frames (0..1): max abs error ≤ `VIDEO_ABS_TOL` (1e-4).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use refvid_wan::loading::{load_text_encoder, load_transformer};
 use refvid_wan::pipeline::check::request_from_inputs;
 use refvid_wan::pipeline::conditioning::{
     Reference, place_on_canvas, preprocess_reference, vace_mask,
 };
 use refvid_wan::pipeline::prompt::clean_prompt;
-use refvid_wan::pipeline::{VaeCodec, WanVacePipeline};
-use refvid_wan::scheduler::SchedulerConfig;
+use refvid_wan::pipeline::{GenerateParams, VaeCodec, WanVacePipeline};
 use refvid_wan::tokenizer::{PromptTokenizer, TEXT_LEN};
 
 /// Relative tolerance of f32 model outputs.
@@ -43,6 +43,8 @@ struct Case {
     width: usize,
     height: usize,
     num_frames: usize,
+    steps: usize,
+    guidance: f64,
     reference_sizes: Vec<(usize, usize)>,
 }
 
@@ -185,17 +187,7 @@ impl VaeCodec for StatsOnlyVae {
 
 fn pipeline_with(vae: Box<dyn VaeCodec>) -> WanVacePipeline {
     let dir = fixtures().join("tiny-vace-r2v");
-    let dev = Device::Cpu;
-    WanVacePipeline::from_parts(
-        PromptTokenizer::from_model_dir(&dir, TEXT_LEN).unwrap(),
-        load_text_encoder(&dir, DType::F32, &dev).unwrap(),
-        load_transformer(&dir, DType::F32, &dev).unwrap(),
-        vae,
-        SchedulerConfig::load(&dir).unwrap(),
-        DType::F32,
-        dev,
-    )
-    .unwrap()
+    WanVacePipeline::load_with_vae(&dir, DType::F32, &Device::Cpu, vae).unwrap()
 }
 
 fn stats_only_vae() -> Box<dyn VaeCodec> {
@@ -264,4 +256,126 @@ fn denoising_can_be_cancelled_and_checks_shapes() {
         .denoise_with_context(&req, &short, &mut |_| true)
         .unwrap_err();
     assert!(e.to_string().contains("VACE context"), "{e}");
+}
+
+// ---- With the Wan VAE ------------------------------------------------------------------------
+
+/// Frames are in 0..1; the decoded video's error bound.
+const VIDEO_ABS_TOL: f32 = 1e-4;
+
+fn loaded() -> WanVacePipeline {
+    WanVacePipeline::load(&fixtures().join("tiny-vace-r2v"), DType::F32, &Device::Cpu).unwrap()
+}
+
+fn params() -> GenerateParams {
+    let c = case();
+    let inputs = load("pipeline_inputs.safetensors");
+    GenerateParams {
+        prompt: c.prompt,
+        negative_prompt: c.negative_prompt,
+        references: (0..c.reference_sizes.len())
+            .map(|i| rgb8(&inputs, i))
+            .collect(),
+        width: c.width,
+        height: c.height,
+        num_frames: c.num_frames,
+        steps: c.steps,
+        guidance: c.guidance,
+        seed: 0,
+        initial_noise: Some(inputs["latents"].clone()),
+        shift: None,
+    }
+}
+
+#[test]
+fn vace_context_matches_diffusers() {
+    let pipe = loaded();
+    let inputs = load("pipeline_inputs.safetensors");
+    let outputs = load("pipeline_outputs.safetensors");
+    let c = case();
+    let refs: Vec<Tensor> = (0..c.reference_sizes.len())
+        .map(|i| inputs[&format!("reference_image.{i}")].clone())
+        .collect();
+    let canvases = pipe.reference_canvases(&refs, c.width, c.height).unwrap();
+    let ours = pipe
+        .vace_context(&canvases, c.width, c.height, c.num_frames)
+        .unwrap();
+    let reference = Tensor::cat(&[&outputs["conditioning_latents"], &outputs["mask"]], 1).unwrap();
+    let (err, scale) = compare(&ours, &reference);
+    eprintln!("VACE context: max abs err {err:.3e}, scale {scale:.3e}");
+    assert!(err <= F32_REL_TOL * scale, "{err} > {F32_REL_TOL} x {scale}");
+}
+
+#[test]
+fn whole_pipeline_matches_diffusers_from_text_and_images() {
+    // Prompt text, RGB8 references (one Pillow-resized), fixed noise: latents after every step
+    // and the decoded frames.
+    let pipe = loaded();
+    let outputs = load("pipeline_outputs.safetensors");
+    let mut seen = Vec::new();
+    let video = pipe
+        .generate_with(&params(), &mut |s| {
+            seen.push(s.latents.clone());
+            true
+        })
+        .unwrap();
+    assert_eq!(seen.len(), 3);
+    for (i, ours) in seen.iter().enumerate() {
+        let (err, scale) = compare(ours, &outputs[&format!("latents.{i}")]);
+        eprintln!("latents after step {i}: max abs err {err:.3e}, scale {scale:.3e}");
+        assert!(err <= F32_REL_TOL * scale, "step {i}: {err} > {F32_REL_TOL} x {scale}");
+    }
+    assert_close("video", &video, &outputs["video"], VIDEO_ABS_TOL);
+}
+
+#[test]
+fn check_module_pipeline_writes_the_video() {
+    let dir = std::env::temp_dir().join(format!("refvid-wan-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("video.safetensors");
+    refvid_wan::run_check(&refvid_wan::CheckArgs {
+        model: fixtures().join("tiny-vace-r2v"),
+        module: "pipeline".parse().unwrap(),
+        inputs: fixtures().join("pipeline_inputs.safetensors"),
+        out: out.clone(),
+        dtype: refvid_wan::check::Precision::F32,
+        device: refvid_wan::check::DeviceKind::Cpu,
+    })
+    .unwrap();
+    let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
+    assert_close(
+        "check video",
+        &ours["video"],
+        &load("pipeline_outputs.safetensors")["video"],
+        VIDEO_ABS_TOL,
+    );
+}
+
+#[test]
+fn seeded_generation_is_deterministic() {
+    let pipe = loaded();
+    let p = GenerateParams {
+        initial_noise: None,
+        seed: 3,
+        steps: 1,
+        guidance: 1.0,
+        references: vec![],
+        ..params()
+    };
+    let a = pipe.generate(&p, &mut |_, _| true).unwrap();
+    let b = pipe.generate(&p, &mut |_, _| true).unwrap();
+    assert_eq!(a.dims(), &[9, 48, 64, 3]);
+    assert_eq!(compare(&a, &b).0, 0.0);
+    let c = pipe
+        .generate(&GenerateParams { seed: 4, ..p.clone() }, &mut |_, _| true)
+        .unwrap();
+    assert!(compare(&a, &c).0 > 0.0);
+    let mut calls = 0;
+    let r = pipe.generate(&GenerateParams { steps: 2, ..p }, &mut |done, total| {
+        calls += 1;
+        assert_eq!((done, total), (1, 2));
+        false
+    });
+    assert!(matches!(r, Err(refvid_wan::WanError::Cancelled { step: 1, total: 2 })));
+    assert_eq!(calls, 1);
 }

@@ -26,14 +26,17 @@ pub mod denoise;
 pub mod noise;
 pub mod prompt;
 pub mod resample;
+pub mod wan_vae;
 
+use std::path::Path;
 use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Result, WanError};
 use crate::scheduler::{SchedulerConfig, from_config};
-use crate::tokenizer::PromptTokenizer;
+use crate::loading::{load_text_encoder, load_transformer};
+use crate::tokenizer::{PromptTokenizer, TEXT_LEN};
 use crate::transformer::WanTransformer;
 use crate::umt5::Umt5Encoder;
 use crate::vace::VaceInput;
@@ -193,6 +196,25 @@ impl WanVacePipeline {
         })
     }
 
+    /// Loads the tokenizer, text encoder, transformer (in `dtype`) and scheduler config of a
+    /// diffusers pipeline folder, with the given VAE.
+    pub fn load_with_vae(
+        dir: &Path,
+        dtype: DType,
+        device: &Device,
+        vae: Box<dyn VaeCodec>,
+    ) -> Result<Self> {
+        Self::from_parts(
+            PromptTokenizer::from_model_dir(dir, TEXT_LEN)?,
+            load_text_encoder(dir, dtype, device)?,
+            load_transformer(dir, dtype, device)?,
+            vae,
+            SchedulerConfig::load(dir)?,
+            dtype,
+            device.clone(),
+        )
+    }
+
     /// The device everything runs on.
     pub fn device(&self) -> &Device {
         &self.device
@@ -229,6 +251,11 @@ impl WanVacePipeline {
             .text_encoder
             .encode_padded(&ids, &mask)?
             .to_dtype(self.dtype)?)
+    }
+
+    /// Forgets the cached VAE encoding of the all-grey video.
+    pub fn clear_cache(&self) {
+        *self.zero_video.lock().expect("zero-video cache poisoned") = None;
     }
 
     /// The normalised latents of the all-zero video of this size (cached).
