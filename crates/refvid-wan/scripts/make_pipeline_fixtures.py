@@ -16,7 +16,7 @@ Writes, under crates/refvid-wan/tests/fixtures/:
       with fixed initial noise, the latents after every step and the decoded frames.
 
 It reuses the venv and helpers of make_fixtures.py (which it never runs: the existing fixtures are
-left untouched). The pipeline part needs the tiny VAE at tiny-vace/vae/.
+left untouched).
 """
 
 import json
@@ -27,17 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_fixtures import FIXTURES, VENV, reinit_, save_tensors  # noqa: E402
-
-
-def ensure_venv():
-    """Re-executes *this* script in the venv (make_fixtures.ensure_venv would re-run that script)."""
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    py = VENV / "bin" / "python"
-    if not py.exists():
-        sys.exit(f"no venv at {VENV}: run make_fixtures.py once first (it creates it)")
-    os.execv(str(py), [str(py), __file__, *sys.argv[1:]])
+from make_fixtures import FIXTURES, ensure_venv, reinit_, save_tensors  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
