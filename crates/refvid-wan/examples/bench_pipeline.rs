@@ -38,12 +38,10 @@ fn main() -> refvid_wan::Result<()> {
     let case: Case = refvid_wan::loading::read_json(&fixtures.join("pipeline_case.json"))?;
     let inputs =
         candle_core::safetensors::load(fixtures.join("pipeline_inputs.safetensors"), &device)?;
-    let reference_video = candle_core::safetensors::load(
-        fixtures.join("pipeline_outputs.safetensors"),
-        &device,
-    )?
-    .remove("video")
-    .expect("video");
+    let reference_video =
+        candle_core::safetensors::load(fixtures.join("pipeline_outputs.safetensors"), &device)?
+            .remove("video")
+            .expect("video");
 
     let mut references = Vec::new();
     while let Some(t) = inputs.get(&format!("reference_rgb8.{}", references.len())) {
@@ -71,10 +69,7 @@ fn main() -> refvid_wan::Result<()> {
 
     let pipe = WanVacePipeline::load(&fixtures.join("tiny-vace-r2v"), DType::F32, &device)?;
     let video = pipe.generate(&params, &mut |_, _| true)?;
-    let err: f32 = (&video - &reference_video)?
-        .abs()?
-        .max_all()?
-        .to_scalar()?;
+    let err: f32 = (&video - &reference_video)?.abs()?.max_all()?.to_scalar()?;
     let time = |clear: bool| -> refvid_wan::Result<f64> {
         let t0 = Instant::now();
         for _ in 0..runs {

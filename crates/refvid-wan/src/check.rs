@@ -175,11 +175,8 @@ pub fn run_check(args: &CheckArgs) -> Result<()> {
         Module::VaeEncode => run_vae_encode(args, &inputs, &device)?,
         Module::VaeDecode => run_vae_decode(args, &inputs, &device)?,
         Module::Pipeline => {
-            let pipe = crate::pipeline::WanVacePipeline::load(
-                &args.model,
-                args.dtype.dtype(),
-                &device,
-            )?;
+            let pipe =
+                crate::pipeline::WanVacePipeline::load(&args.model, args.dtype.dtype(), &device)?;
             crate::pipeline::check::run(&pipe, &inputs)?
         }
     };
@@ -309,7 +306,10 @@ mod tests {
             assert_eq!(m.name().parse::<Module>().unwrap(), m);
             assert_eq!(m.folder(), "vae");
         }
-        assert_eq!(Module::Pipeline.name().parse::<Module>().unwrap(), Module::Pipeline);
+        assert_eq!(
+            Module::Pipeline.name().parse::<Module>().unwrap(),
+            Module::Pipeline
+        );
         assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
         assert_eq!("float16".parse::<Precision>().unwrap(), Precision::F16);
         assert!("f64".parse::<Precision>().is_err());

@@ -303,7 +303,10 @@ fn vace_context_matches_diffusers() {
     let reference = Tensor::cat(&[&outputs["conditioning_latents"], &outputs["mask"]], 1).unwrap();
     let (err, scale) = compare(&ours, &reference);
     eprintln!("VACE context: max abs err {err:.3e}, scale {scale:.3e}");
-    assert!(err <= F32_REL_TOL * scale, "{err} > {F32_REL_TOL} x {scale}");
+    assert!(
+        err <= F32_REL_TOL * scale,
+        "{err} > {F32_REL_TOL} x {scale}"
+    );
 }
 
 #[test]
@@ -323,7 +326,10 @@ fn whole_pipeline_matches_diffusers_from_text_and_images() {
     for (i, ours) in seen.iter().enumerate() {
         let (err, scale) = compare(ours, &outputs[&format!("latents.{i}")]);
         eprintln!("latents after step {i}: max abs err {err:.3e}, scale {scale:.3e}");
-        assert!(err <= F32_REL_TOL * scale, "step {i}: {err} > {F32_REL_TOL} x {scale}");
+        assert!(
+            err <= F32_REL_TOL * scale,
+            "step {i}: {err} > {F32_REL_TOL} x {scale}"
+        );
     }
     assert_close("video", &video, &outputs["video"], VIDEO_ABS_TOL);
 }
@@ -367,7 +373,13 @@ fn seeded_generation_is_deterministic() {
     assert_eq!(a.dims(), &[9, 48, 64, 3]);
     assert_eq!(compare(&a, &b).0, 0.0);
     let c = pipe
-        .generate(&GenerateParams { seed: 4, ..p.clone() }, &mut |_, _| true)
+        .generate(
+            &GenerateParams {
+                seed: 4,
+                ..p.clone()
+            },
+            &mut |_, _| true,
+        )
         .unwrap();
     assert!(compare(&a, &c).0 > 0.0);
     let mut calls = 0;
@@ -376,6 +388,9 @@ fn seeded_generation_is_deterministic() {
         assert_eq!((done, total), (1, 2));
         false
     });
-    assert!(matches!(r, Err(refvid_wan::WanError::Cancelled { step: 1, total: 2 })));
+    assert!(matches!(
+        r,
+        Err(refvid_wan::WanError::Cancelled { step: 1, total: 2 })
+    ));
     assert_eq!(calls, 1);
 }

@@ -34,8 +34,8 @@ use std::sync::Mutex;
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Result, WanError};
-use crate::scheduler::{SchedulerConfig, from_config};
 use crate::loading::{load_text_encoder, load_transformer};
+use crate::scheduler::{SchedulerConfig, from_config};
 use crate::tokenizer::{PromptTokenizer, TEXT_LEN};
 use crate::transformer::WanTransformer;
 use crate::umt5::Umt5Encoder;
