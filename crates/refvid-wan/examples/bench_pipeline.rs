@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use refvid_wan::pipeline::{GenerateParams, Reference, WanVacePipeline};
+use refvid_wan::pipeline::conditioning::preprocess_reference;
+use refvid_wan::pipeline::{EncodedRequest, GenerateParams, Reference, WanVacePipeline};
 
 #[derive(serde::Deserialize)]
 struct Case {
@@ -92,6 +93,49 @@ fn main() -> refvid_wan::Result<()> {
         params.num_frames,
         params.references.len(),
         params.steps
+    );
+    stages(&pipe, &params, runs)
+}
+
+/// Time per stage: VAE encodings (references + grey video), denoising (transformer with CFG and
+/// scheduler), VAE decoding.
+fn stages(pipe: &WanVacePipeline, p: &GenerateParams, runs: usize) -> refvid_wan::Result<()> {
+    let device = pipe.device().clone();
+    let refs = p
+        .references
+        .iter()
+        .map(|r| preprocess_reference(r, &device))
+        .collect::<refvid_wan::Result<Vec<_>>>()?;
+    let req = EncodedRequest {
+        prompt_embeds: pipe.encode_prompt(&p.prompt)?,
+        negative_prompt_embeds: Some(pipe.encode_prompt(&p.negative_prompt)?),
+        references: refs.clone(),
+        width: p.width,
+        height: p.height,
+        num_frames: p.num_frames,
+        steps: p.steps,
+        guidance: p.guidance,
+        noise: p.initial_noise.clone().expect("noise"),
+        shift: p.shift,
+    };
+    let mut ms = [0f64; 3];
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        pipe.clear_cache();
+        let canvases = pipe.reference_canvases(&refs, p.width, p.height)?;
+        let ctx = pipe.vace_context(&canvases, p.width, p.height, p.num_frames)?;
+        let t1 = Instant::now();
+        let latents = pipe.denoise_with_context(&req, &ctx, &mut |_| true)?;
+        let t2 = Instant::now();
+        std::hint::black_box(pipe.decode(&latents, refs.len())?);
+        let t3 = Instant::now();
+        for (m, d) in ms.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2]) {
+            *m += d.as_secs_f64() * 1e3 / runs as f64;
+        }
+    }
+    println!(
+        "stages: VAE encodings {:.1} ms, denoising {:.1} ms, VAE decoding {:.1} ms",
+        ms[0], ms[1], ms[2]
     );
     Ok(())
 }

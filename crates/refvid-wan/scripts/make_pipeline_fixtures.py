@@ -321,6 +321,44 @@ def bench_pipeline(pipe, refs, noise, runs=5):
     dt = (time.perf_counter() - t0) / runs
     print(f"tiny pipeline (torch, {torch.get_num_threads()} threads, {WIDTH}x{HEIGHT}, {FRAMES} frames, "
           f"{len(refs)} refs, {STEPS} steps, CFG): {dt * 1e3:.1f} ms per video")
+    stage_times(pipe, refs, noise, runs)
+
+
+def stage_times(pipe, refs, noise, runs):
+    """The same stages as the Rust example: VAE encodings, denoising, VAE decoding."""
+    import torch
+
+    dev = torch.device("cpu")
+    with torch.no_grad():
+        pe, ne = pipe.encode_prompt(PROMPT, NEGATIVE, do_classifier_free_guidance=True,
+                                    max_sequence_length=512)
+        ms = [0.0, 0.0, 0.0]
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            video, mask, ref_pre = pipe.preprocess_conditions(
+                None, None, refs, 1, HEIGHT, WIDTH, FRAMES, torch.float32, dev)
+            cond = pipe.prepare_video_latents(video, mask, ref_pre, None, dev)
+            cond = torch.cat([cond, pipe.prepare_masks(mask, ref_pre, None)], dim=1)
+            t1 = time.perf_counter()
+            pipe.scheduler.set_timesteps(STEPS)
+            x = noise.clone()
+            scale = torch.ones(len(pipe.transformer.config.vace_layers))
+            for t in pipe.scheduler.timesteps:
+                kw = dict(hidden_states=x, timestep=t.expand(1), control_hidden_states=cond,
+                          control_hidden_states_scale=scale, return_dict=False)
+                c = pipe.transformer(encoder_hidden_states=pe, **kw)[0]
+                u = pipe.transformer(encoder_hidden_states=ne, **kw)[0]
+                x = pipe.scheduler.step(u + GUIDANCE * (c - u), t, x, return_dict=False)[0]
+            t2 = time.perf_counter()
+            z = x[:, :, len(refs):]
+            mean = torch.tensor(pipe.vae.config.latents_mean).view(1, -1, 1, 1, 1)
+            inv = 1.0 / torch.tensor(pipe.vae.config.latents_std).view(1, -1, 1, 1, 1)
+            pipe.vae.decode(z / inv + mean, return_dict=False)
+            t3 = time.perf_counter()
+            for i, d in enumerate((t1 - t0, t2 - t1, t3 - t2)):
+                ms[i] += d * 1e3 / runs
+    print(f"stages: VAE encodings {ms[0]:.1f} ms, denoising {ms[1]:.1f} ms, "
+          f"VAE decoding {ms[2]:.1f} ms")
 
 
 def main():

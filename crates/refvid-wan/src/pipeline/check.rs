@@ -115,3 +115,63 @@ pub fn run(
     let video = pipe.run(&req, &mut |_| true)?;
     Ok(HashMap::from([("video".to_string(), video)]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn base() -> HashMap<String, Tensor> {
+        let dev = Device::Cpu;
+        let s = |v: f32| Tensor::new(v, &dev).unwrap();
+        HashMap::from([
+            (
+                "prompt_embeds".into(),
+                Tensor::zeros((1, 4, 2), DType::F32, &dev).unwrap(),
+            ),
+            (
+                "latents".into(),
+                Tensor::zeros((1, 2, 5, 3, 4), DType::F32, &dev).unwrap(),
+            ),
+            ("num_inference_steps".into(), s(3.0)),
+            ("guidance_scale".into(), s(1.0)),
+        ])
+    }
+
+    #[test]
+    fn sizes_follow_from_the_latents_and_references() {
+        let mut inputs = base();
+        inputs.insert(
+            "reference_images".into(),
+            Tensor::zeros((2, 3, 8, 8), DType::F32, &Device::Cpu).unwrap(),
+        );
+        let r = request_from_inputs(&inputs).unwrap();
+        assert_eq!((r.width, r.height, r.num_frames), (32, 24, 9));
+        assert_eq!((r.steps, r.references.len(), r.shift), (3, 2, None));
+        inputs.remove("reference_images");
+        let r = request_from_inputs(&inputs).unwrap();
+        assert_eq!((r.num_frames, r.references.len()), (17, 0));
+    }
+
+    #[test]
+    fn bad_inputs_are_named() {
+        let mut inputs = base();
+        inputs.remove("guidance_scale");
+        let e = request_from_inputs(&inputs).unwrap_err().to_string();
+        assert!(e.contains("guidance_scale"), "{e}");
+        let mut inputs = base();
+        inputs.insert(
+            "num_inference_steps".into(),
+            Tensor::new(2.5f32, &Device::Cpu).unwrap(),
+        );
+        let e = request_from_inputs(&inputs).unwrap_err().to_string();
+        assert!(e.contains("num_inference_steps"), "{e}");
+        let mut inputs = base();
+        inputs.insert(
+            "reference_images".into(),
+            Tensor::zeros((2, 4, 8, 8), DType::F32, &Device::Cpu).unwrap(),
+        );
+        let e = request_from_inputs(&inputs).unwrap_err().to_string();
+        assert!(e.contains("reference_images"), "{e}");
+    }
+}
