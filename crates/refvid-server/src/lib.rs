@@ -8,7 +8,7 @@ mod auth;
 mod error;
 mod files;
 pub mod keys;
-mod metrics;
+pub mod metrics;
 pub mod rate_limit;
 mod result_doc;
 mod routes;

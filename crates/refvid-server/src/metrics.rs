@@ -1,89 +1,120 @@
-//! `/metrics` in the Prometheus text format: tasks by status and queue depth (from the store,
-//! so the same on every API node), and this server's request counts and latency histogram.
+//! `/metrics` in the OpenMetrics text format (which Prometheus scrapes): tasks by status and
+//! queue depth (read from the store at scrape time, so the same on every API node), this
+//! server's accepted tasks and request latency histogram, and whatever else the process
+//! registered (the in-process workers' stage durations).
 
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 use refvid_store::TaskStore;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
-/// Process-wide counters of the API server.
-#[derive(Debug, Default)]
+/// The statuses `refvid_tasks` is broken down by.
+const STATES: [&str; 4] = ["QUEUED", "PROCESSING", "SUCCEED", "FAILED"];
+
+/// The content type of the exposition.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type StatusLabel = [(&'static str, String); 1];
+
+/// The process's metrics.
+#[derive(Debug)]
 pub struct Metrics {
-    submitted: AtomicU64,
-    latency: Mutex<Histogram>,
+    /// This server's own metrics and what others registered.
+    process: Registry,
+    /// The store's figures; left out of a scrape when the store does not answer.
+    store: Registry,
+    submitted: Counter,
+    latency: Histogram,
+    tasks: Family<StatusLabel, Gauge>,
+    queue_depth: Gauge,
 }
 
-#[derive(Debug, Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new(|_| {})
+    }
 }
 
 impl Metrics {
+    /// The server's metrics; `extra` registers more (e.g. the workers' stage durations).
+    pub fn new(extra: impl FnOnce(&mut Registry)) -> Self {
+        let submitted = Counter::default();
+        let latency = Histogram::new(BUCKETS);
+        let mut process = Registry::default();
+        process.register(
+            "refvid_tasks_submitted",
+            "Tasks accepted by this server.",
+            submitted.clone(),
+        );
+        process.register_with_unit(
+            "refvid_http_request_duration",
+            "HTTP request latency.",
+            Unit::Seconds,
+            latency.clone(),
+        );
+        extra(&mut process);
+        let tasks = Family::<StatusLabel, Gauge>::default();
+        let queue_depth = Gauge::default();
+        let mut store = Registry::default();
+        store.register("refvid_tasks", "Tasks in the store by status.", tasks.clone());
+        store.register(
+            "refvid_queue_depth",
+            "Runnable queued tasks.",
+            queue_depth.clone(),
+        );
+        Self {
+            process,
+            store,
+            submitted,
+            latency,
+            tasks,
+            queue_depth,
+        }
+    }
+
     pub fn task_submitted(&self) {
-        self.submitted.fetch_add(1, Ordering::Relaxed);
+        self.submitted.inc();
     }
 
     /// Records one request's latency.
     pub fn request_done(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        let mut h = self.latency.lock().expect("metrics lock");
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += secs;
+        self.latency.observe(took.as_secs_f64());
     }
 
     /// The text exposition; store figures are left out if the store does not answer.
     pub async fn render(&self, store: &dyn TaskStore) -> String {
         let mut out = String::new();
-        if let Ok(counts) = store.count_by_state().await {
-            out.push_str(
-                "# HELP refvid_tasks Tasks in the store by status.\n# TYPE refvid_tasks gauge\n",
-            );
-            for state in ["QUEUED", "PROCESSING", "SUCCEED", "FAILED"] {
-                let n = counts
-                    .iter()
-                    .find(|(s, _)| s.as_str() == state)
-                    .map_or(0, |(_, n)| *n);
-                out.push_str(&format!(
-                    "refvid_tasks{{status=\"TASK_STATUS_{state}\"}} {n}\n"
-                ));
-            }
+        if self.read_store(store).await {
+            encode_registry(&mut out, &self.store).expect("writing to a String");
         }
-        if let Ok(depth) = store.queue_depth().await {
-            out.push_str(&format!("# HELP refvid_queue_depth Runnable queued tasks.\n# TYPE refvid_queue_depth gauge\nrefvid_queue_depth {depth}\n"));
-        }
-        out.push_str(&format!(
-            "# HELP refvid_tasks_submitted_total Tasks accepted by this server.\n# TYPE refvid_tasks_submitted_total counter\nrefvid_tasks_submitted_total {}\n",
-            self.submitted.load(Ordering::Relaxed)
-        ));
-        out.push_str(&self.latency_text());
+        encode_registry(&mut out, &self.process).expect("writing to a String");
+        encode_eof(&mut out).expect("writing to a String");
         out
     }
 
-    fn latency_text(&self) -> String {
-        let h = self.latency.lock().expect("metrics lock");
-        let mut out = String::from(
-            "# HELP refvid_http_request_duration_seconds HTTP request latency.\n# TYPE refvid_http_request_duration_seconds histogram\n",
-        );
-        for (bound, n) in BUCKETS.iter().zip(h.counts) {
-            out.push_str(&format!(
-                "refvid_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {n}\n"
-            ));
+    /// Copies the store's counts into the gauges; `false` when the store did not answer.
+    async fn read_store(&self, store: &dyn TaskStore) -> bool {
+        let (Ok(counts), Ok(depth)) = (store.count_by_state().await, store.queue_depth().await)
+        else {
+            return false;
+        };
+        for state in STATES {
+            let n = counts
+                .iter()
+                .find(|(s, _)| s.as_str() == state)
+                .map_or(0, |(_, n)| *n);
+            self.tasks
+                .get_or_create(&[("status", format!("TASK_STATUS_{state}"))])
+                .set(n as i64);
         }
-        out.push_str(&format!(
-            "refvid_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n",
-            h.count
-        ));
-        out.push_str(&format!("refvid_http_request_duration_seconds_sum {}\nrefvid_http_request_duration_seconds_count {}\n", h.sum, h.count));
-        out
+        self.queue_depth.set(depth as i64);
+        true
     }
 }

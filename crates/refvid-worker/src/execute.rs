@@ -2,6 +2,7 @@
 
 use crate::sink::{EncoderSink, WatermarkSink, encode_cover};
 use crate::sound::{SoundPlan, SoundTimings, sound_track};
+use crate::stage_metrics::{Outcome, Stage};
 use crate::{Worker, now_ms, references};
 use refvid_api::{Movement, OUTPUT_FPS, TaskSpec};
 use refvid_engine::{Control, Engine, EngineError, Motion, RenderJob};
@@ -10,7 +11,8 @@ use refvid_media::watermark::Watermark;
 use refvid_store::{ClaimedTask, Failure, Heartbeat, Outputs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// How a task did not succeed.
 #[derive(Debug)]
@@ -39,15 +41,26 @@ const UPLOAD_START: u32 = 970;
 
 impl Worker {
     /// Runs one task to its end and records the outcome.
+    /// Everything it logs is inside a `task` span carrying the task id, the same id the API
+    /// server logs when it accepts the task.
     pub(crate) async fn run_task(&self, task: ClaimedTask) {
         let id = task.record.id.clone();
-        tracing::info!(task_id = %id, attempt = task.record.attempts, "task started");
-        let shared = Arc::new(Shared::default());
-        let beat = tokio::spawn(self.clone().heartbeat(id.clone(), shared.clone()));
-        let outcome = self.execute(&task, &shared).await;
-        beat.abort();
-        self.record_outcome(&id, task.record.attempts, outcome)
-            .await;
+        let span = tracing::info_span!("task", task_id = %id, worker = %self.settings.id);
+        async {
+            tracing::info!(task_id = %id, attempt = task.record.attempts, "task started");
+            let shared = Arc::new(Shared::default());
+            let beat = tokio::spawn(
+                self.clone()
+                    .heartbeat(id.clone(), shared.clone())
+                    .instrument(tracing::Span::current()),
+            );
+            let outcome = self.execute(&task, &shared).await;
+            beat.abort();
+            self.record_outcome(&id, task.record.attempts, outcome)
+                .await;
+        }
+        .instrument(span)
+        .await
     }
 
     async fn execute(
@@ -58,7 +71,9 @@ impl Worker {
         let spec: TaskSpec = serde_json::from_str(&task.spec_json).map_err(|_| {
             TaskError::Final("the stored request could not be read; submit it again".into())
         })?;
+        let fetching = Instant::now();
         let subjects = references::load(&spec, &self.http).await?;
+        self.metrics.observe(Stage::Fetch, fetching.elapsed());
         shared.permille.store(RENDER_START, Ordering::Relaxed);
         let geometry = spec.geometry();
         let job = RenderJob {
@@ -73,8 +88,13 @@ impl Worker {
         };
         let post = self.post_plan(&spec, task.record.seed as u64)?;
         let rendered = self.render(job, post, shared.clone()).await?;
+        self.metrics.observe(Stage::Generate, rendered.generate_time);
+        self.metrics.observe(Stage::Encode, rendered.encode_time);
         shared.permille.store(UPLOAD_START, Ordering::Relaxed);
-        self.upload(&task.record.id, rendered).await
+        let uploading = Instant::now();
+        let outputs = self.upload(&task.record.id, rendered).await?;
+        self.metrics.observe(Stage::Upload, uploading.elapsed());
+        Ok(outputs)
     }
 
     /// The watermark and sound the request asked for.
@@ -130,8 +150,9 @@ impl Worker {
         shared: Arc<Shared>,
     ) -> Result<Rendered, TaskError> {
         let engine = self.engine.clone();
+        let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || {
-            render_blocking(engine.as_ref(), &job, post, &shared)
+            span.in_scope(|| render_blocking(engine.as_ref(), &job, post, &shared))
         })
         .await;
         match joined {
@@ -168,6 +189,7 @@ impl Worker {
 
     async fn record_outcome(&self, id: &str, attempt: u32, outcome: Result<Outputs, TaskError>) {
         let worker = &self.settings.id;
+        self.metrics.finished(outcome_label(&outcome));
         let result = match outcome {
             Ok(outputs) => self.store.complete(id, worker, &outputs, now_ms()).await,
             Err(TaskError::LostLease) => Ok(false),
@@ -199,10 +221,23 @@ impl Worker {
     }
 }
 
-/// What the blocking render produced: the MP4 and the cover JPEG.
+fn outcome_label(outcome: &Result<Outputs, TaskError>) -> Outcome {
+    match outcome {
+        Ok(_) => Outcome::Succeeded,
+        Err(TaskError::Final(_)) => Outcome::Failed,
+        Err(TaskError::Transient(_)) => Outcome::Retried,
+        Err(TaskError::LostLease) => Outcome::LostLease,
+    }
+}
+
+/// What the blocking render produced: the MP4, the cover JPEG and how long making them took.
 struct Rendered {
     video: Vec<u8>,
     cover: Option<Vec<u8>>,
+    /// The engine (and the watermark), without the encoder's share.
+    generate_time: Duration,
+    /// H.264, sound synthesis, AAC and muxing.
+    encode_time: Duration,
 }
 
 fn render_blocking(
@@ -251,7 +286,13 @@ fn render_blocking(
         mux_ms = stats.mux_time.as_millis() as u64,
         "stages"
     );
-    Ok(Rendered { video, cover })
+    let encode_time = stats.encode_time + sound_time.synth + sound_time.aac + stats.mux_time;
+    Ok(Rendered {
+        video,
+        cover,
+        generate_time: render_time.saturating_sub(stats.encode_time),
+        encode_time,
+    })
 }
 
 fn engine_failure(e: EngineError, shared: &Shared) -> TaskError {

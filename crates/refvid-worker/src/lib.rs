@@ -8,8 +8,10 @@ mod execute;
 mod references;
 mod sink;
 mod sound;
+pub mod stage_metrics;
 pub mod webhook;
 
+pub use stage_metrics::StageMetrics;
 pub use webhook::{Deliverer, DeliverySettings};
 
 use refvid_audio::AudioEngine;
@@ -67,6 +69,8 @@ pub struct Worker {
     pub settings: WorkerSettings,
     /// Woken by the API server after a submit (in-process only; polling covers the rest).
     pub wake: Arc<Notify>,
+    /// Stage durations and outcomes, for `/metrics`.
+    pub metrics: StageMetrics,
 }
 
 impl Worker {

@@ -11,9 +11,10 @@ use refvid_engine::Engine;
 use refvid_engine::compositor::CompositorEngine;
 use refvid_media::watermark::WatermarkSource;
 use refvid_media::{FetchPolicy, GuardedHttp};
+use refvid_server::metrics::Metrics;
 use refvid_server::{AppState, LocalFiles, ServerSettings};
 use refvid_store::{PgStore, SqliteStore, TaskStore};
-use refvid_worker::{Deliverer, DeliverySettings, Worker, WorkerSettings};
+use refvid_worker::{Deliverer, DeliverySettings, StageMetrics, Worker, WorkerSettings};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -62,6 +63,8 @@ pub struct ServeConfig {
     pub retry_backoff: Duration,
     /// The engine workers run; `None` means the CPU compositor.
     pub engine: Option<Arc<dyn Engine>>,
+    /// Where a worker-only process (`refvid worker`) serves its own `/metrics`; `None`: nowhere.
+    pub worker_metrics_listen: Option<SocketAddr>,
 }
 
 impl ServeConfig {
@@ -87,6 +90,7 @@ impl ServeConfig {
             task_timeout: Duration::from_secs(30 * 60),
             retry_backoff: Duration::from_secs(5),
             engine: None,
+            worker_metrics_listen: None,
         }
     }
 }
@@ -229,7 +233,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
         rate_limit: config.rate_limit,
         ..Default::default()
     };
-    let state = AppState::new(
+    let mut state = AppState::new(
         parts.store.clone(),
         parts.blob.clone(),
         parts.local_files.clone(),
@@ -237,13 +241,15 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
         wake.clone(),
         keys_cmd::key_hasher(&config.data_dir)?,
     );
+    let stages = StageMetrics::default();
+    state.metrics = Arc::new(Metrics::new(|registry| stages.register(registry)));
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(serve_http(
         listener,
         state,
         shutdown_rx.clone(),
     ))];
-    tasks.extend(spawn_workers(&config, &parts, wake, &shutdown_rx)?);
+    tasks.extend(spawn_workers(&config, &parts, wake, &stages, &shutdown_rx)?);
     tracing::info!(%addr, "refvid listening");
     Ok(RunningServer {
         addr,
@@ -260,7 +266,25 @@ pub async fn start_workers(config: ServeConfig) -> anyhow::Result<RunningServer>
         .unwrap_or_else(|| format!("http://{}", config.listen));
     let parts = components(&config, &public_url).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let tasks = spawn_workers(&config, &parts, Arc::new(Notify::new()), &shutdown_rx)?;
+    let stages = StageMetrics::default();
+    let mut tasks = spawn_workers(
+        &config,
+        &parts,
+        Arc::new(Notify::new()),
+        &stages,
+        &shutdown_rx,
+    )?;
+    if let Some(addr) = config.worker_metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for /metrics on {addr}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "worker metrics listening");
+        tasks.push(tokio::spawn(serve_worker_metrics(
+            listener,
+            stages,
+            shutdown_rx.clone(),
+        )));
+    }
     Ok(RunningServer {
         addr: config.listen,
         shutdown,
@@ -272,6 +296,7 @@ fn spawn_workers(
     config: &ServeConfig,
     parts: &Components,
     wake: Arc<Notify>,
+    stages: &StageMetrics,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let mut tasks = Vec::new();
@@ -287,6 +312,7 @@ fn spawn_workers(
             http: GuardedHttp::new(fetch_policy(config))?,
             settings: worker_settings(config, n),
             wake: wake.clone(),
+            metrics: stages.clone(),
         };
         tasks.push(tokio::spawn(worker.run(shutdown.clone())));
     }
@@ -333,6 +359,38 @@ fn worker_settings(config: &ServeConfig, n: usize) -> WorkerSettings {
     settings.task_timeout = config.task_timeout;
     settings.retry_backoff = config.retry_backoff;
     settings
+}
+
+/// `GET /metrics` of a worker-only process: its tasks' stage durations and outcomes.
+async fn serve_worker_metrics(
+    listener: tokio::net::TcpListener,
+    stages: StageMetrics,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut registry = prometheus_client::registry::Registry::default();
+    stages.register(&mut registry);
+    let registry = Arc::new(registry);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let registry = registry.clone();
+            async move {
+                let mut text = String::new();
+                prometheus_client::encoding::text::encode(&mut text, &registry)
+                    .expect("writing to a String");
+                ([("content-type", refvid_server::metrics::CONTENT_TYPE)], text)
+            }
+        }),
+    );
+    let stop = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!(error = %e, "worker metrics server stopped with an error");
+    }
 }
 
 async fn serve_http(

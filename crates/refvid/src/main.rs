@@ -240,6 +240,9 @@ struct WorkerArgs {
     /// Tasks run at the same time by this process.
     #[arg(long, env = "REFVID_CONCURRENCY", default_value_t = 1)]
     concurrency: usize,
+    /// Serve this worker's Prometheus `/metrics` (stage durations, outcomes) on this address.
+    #[arg(long, env = "REFVID_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -376,6 +379,7 @@ fn config_of(
         task_timeout: Duration::from_secs(options.task_timeout_secs),
         retry_backoff: Duration::from_secs(5),
         engine: None,
+        worker_metrics_listen: None,
         data_dir: store.data_dir,
         database_url: store.database_url,
         blob_url: store.blob_url,
@@ -415,13 +419,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let listen = "127.0.0.1:8080".parse().expect("a valid address");
-    let running = refvid::start_workers(config_of(
-        args.store,
-        args.options,
-        listen,
-        args.concurrency,
-    )?)
-    .await?;
+    let mut config = config_of(args.store, args.options, listen, args.concurrency)?;
+    config.worker_metrics_listen = args.metrics_listen;
+    let running = refvid::start_workers(config).await?;
     println!(
         "refvid worker started ({} concurrent tasks)",
         args.concurrency

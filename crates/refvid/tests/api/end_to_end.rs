@@ -131,6 +131,14 @@ async fn metrics_count_tasks_by_status_and_requests_by_latency() {
         .parse()
         .unwrap();
     assert!(count >= 2, "{text}");
+    for stage in ["fetch", "generate", "encode", "upload"] {
+        let line = format!("refvid_task_stage_duration_seconds_count{{stage=\"{stage}\"}} 1");
+        assert!(text.contains(&line), "{line} missing in\n{text}");
+    }
+    assert!(
+        text.contains("refvid_worker_tasks_total{outcome=\"succeeded\"} 1"),
+        "{text}"
+    );
     app.stop().await;
 }
 
