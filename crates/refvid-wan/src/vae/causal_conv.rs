@@ -13,7 +13,7 @@
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::conv3d::Conv3d;
+use super::gather_conv::GatherConv;
 
 /// Frames of history kept per cached convolution.
 pub const CACHE_T: usize = 2;
@@ -92,7 +92,7 @@ impl TimeCache {
 /// `WanCausalConv3d`: a 3-D convolution padded causally in time and symmetrically in space.
 #[derive(Debug, Clone)]
 pub struct CausalConv3d {
-    conv: Conv3d,
+    conv: GatherConv,
     /// Frames of left padding: twice the time padding.
     time_pad: usize,
 }
@@ -108,7 +108,7 @@ impl CausalConv3d {
         padding: (usize, usize),
         vb: VarBuilder,
     ) -> Result<Self> {
-        let conv = Conv3d::new(in_ch, out_ch, kernel, stride, vb)?.with_spatial_padding(padding.1);
+        let conv = GatherConv::new_3d(in_ch, out_ch, kernel, stride, (padding.1, padding.1), vb)?;
         Ok(Self {
             conv,
             time_pad: 2 * padding.0,

@@ -1,6 +1,6 @@
 //! A 2-D convolution whose weights and arithmetic stay in f32 whatever the model dtype (candle's
-//! CPU convolution and matmul have no bf16), returning the input's dtype. Used per frame by the
-//! resamplers and the mid-block attention.
+//! CPU convolution and matmul have no bf16), returning the input's dtype: the 1×1 projections of
+//! the mid-block attention (candle runs 1×1 convolutions as one matmul).
 
 use candle_core::{DType, Result, Tensor};
 use candle_nn::{Conv2dConfig, Module, VarBuilder};

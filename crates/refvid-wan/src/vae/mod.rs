@@ -13,7 +13,8 @@
 //! ([`tiling`]), which bounds the activations by the tile size.
 //!
 //! Files: [`config`] (`config.json`), [`causal_conv`] (the causal conv and its cache), [`norm`],
-//! [`residual`], [`attention`] (mid block), [`conv2d`] (per-frame f32 convs), [`resample`] (spatial/temporal down- and upsampling),
+//! [`residual`], [`attention`] (mid block), [`gather_conv`] (convolution as gather + matmul),
+//! [`conv2d`] (1×1 f32 convs), [`resample`] (spatial/temporal down- and upsampling),
 //! [`encoder`], [`decoder`], [`tiling`]. Weight names are those of the diffusers checkpoint
 //! (`encoder.down_blocks.3.conv1.weight`, `decoder.up_blocks.1.upsamplers.0.time_conv.bias`, …).
 //!
@@ -35,6 +36,7 @@ pub mod config;
 pub mod conv2d;
 pub mod decoder;
 pub mod encoder;
+pub mod gather_conv;
 pub mod norm;
 pub mod resample;
 pub mod residual;

@@ -15,10 +15,10 @@
 //!   channels, whose two halves become two consecutive frames (1 frame → 2, 2 → 4).
 
 use candle_core::{Result, Tensor};
-use candle_nn::{Conv2dConfig, VarBuilder};
+use candle_nn::VarBuilder;
 
 use super::causal_conv::{CausalConv3d, Slot, TimeCache};
-use super::conv2d::Conv2dF32;
+use super::gather_conv::GatherConv;
 
 /// Which resampling a level does (diffusers' `mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub enum ResampleMode {
 #[derive(Debug, Clone)]
 pub struct Resample {
     mode: ResampleMode,
-    spatial: Conv2dF32,
+    spatial: GatherConv,
     time_conv: Option<CausalConv3d>,
 }
 
@@ -47,18 +47,10 @@ impl Resample {
         let conv_vb = vb.pp("resample").pp("1");
         let spatial = match mode {
             ResampleMode::Down2d | ResampleMode::Down3d => {
-                let cfg = Conv2dConfig {
-                    stride: 2,
-                    ..Default::default()
-                };
-                Conv2dF32::new(dim, dim, 3, cfg, conv_vb)?
+                GatherConv::new_2d(dim, dim, 3, 2, 0, conv_vb)?
             }
             ResampleMode::Up2d | ResampleMode::Up3d => {
-                let cfg = Conv2dConfig {
-                    padding: 1,
-                    ..Default::default()
-                };
-                Conv2dF32::new(dim, up_out_dim, 3, cfg, conv_vb)?
+                GatherConv::new_2d(dim, up_out_dim, 3, 1, 1, conv_vb)?
             }
         };
         let tvb = vb.pp("time_conv");
@@ -108,20 +100,26 @@ impl Resample {
         }
     }
 
-    /// The spatial step on every frame.
+    /// The spatial step on every frame (the convolution has a single time tap).
     fn per_frame(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, c, t, h, w) = x.dims5()?;
-        let frames = x.permute((0, 2, 1, 3, 4))?.reshape((b * t, c, h, w))?;
-        let y = match self.mode {
+        let x = match self.mode {
             ResampleMode::Down2d | ResampleMode::Down3d => {
-                frames.pad_with_zeros(3, 0, 1)?.pad_with_zeros(2, 0, 1)?
+                x.pad_with_zeros(4, 0, 1)?.pad_with_zeros(3, 0, 1)?
             }
-            ResampleMode::Up2d | ResampleMode::Up3d => frames.upsample_nearest2d(2 * h, 2 * w)?,
+            ResampleMode::Up2d | ResampleMode::Up3d => upsample_nearest_2x(x)?,
         };
-        let y = self.spatial.forward(&y)?;
-        let (_, o, ho, wo) = y.dims4()?;
-        y.reshape((b, t, o, ho, wo))?.permute((0, 2, 1, 3, 4))
+        self.spatial.forward(&x)
     }
+}
+
+/// Doubles height and width by repeating pixels (`nearest-exact` at exactly 2×).
+fn upsample_nearest_2x(x: &Tensor) -> Result<Tensor> {
+    let (b, c, t, h, w) = x.dims5()?;
+    let frames = x.permute((0, 2, 1, 3, 4))?.reshape((b * t, c, h, w))?;
+    frames
+        .upsample_nearest2d(2 * h, 2 * w)?
+        .reshape((b, t, c, 2 * h, 2 * w))?
+        .permute((0, 2, 1, 3, 4))
 }
 
 /// The decoder's time doubling (see the module docs).
