@@ -5,6 +5,7 @@
 //! the store, wherever they run.
 
 mod auth;
+mod console;
 mod error;
 mod files;
 pub mod keys;

@@ -63,7 +63,11 @@ impl Metrics {
         let tasks = Family::<StatusLabel, Gauge>::default();
         let queue_depth = Gauge::default();
         let mut store = Registry::default();
-        store.register("refvid_tasks", "Tasks in the store by status.", tasks.clone());
+        store.register(
+            "refvid_tasks",
+            "Tasks in the store by status.",
+            tasks.clone(),
+        );
         store.register(
             "refvid_queue_depth",
             "Runnable queued tasks.",

@@ -378,7 +378,10 @@ async fn serve_worker_metrics(
                 let mut text = String::new();
                 prometheus_client::encoding::text::encode(&mut text, &registry)
                     .expect("writing to a String");
-                ([("content-type", refvid_server::metrics::CONTENT_TYPE)], text)
+                (
+                    [("content-type", refvid_server::metrics::CONTENT_TYPE)],
+                    text,
+                )
             }
         }),
     );
