@@ -198,15 +198,31 @@ impl Browser {
             .unwrap()
     }
 
-    /// Ends the session (the driver is killed on drop).
-    pub async fn quit(self) {
+    /// Ends the session and the driver.
+    pub async fn quit(mut self) {
         let path = format!("/session/{}", self.session);
         let _ = self.call("DELETE", &path, json!({})).await;
+        self.session.clear();
     }
 }
 
 impl Drop for Browser {
+    /// Ends the session first (closing Chromium, which outlives a killed driver), then the driver.
+    /// Plain blocking HTTP: this also runs while a failed test unwinds.
     fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let addr = self.base.trim_start_matches("http://").to_string();
+            if let Ok(mut stream) = std::net::TcpStream::connect(&addr) {
+                use std::io::{Read, Write};
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let request = format!(
+                    "DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    self.session
+                );
+                let _ = stream.write_all(request.as_bytes());
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
