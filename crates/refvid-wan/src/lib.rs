@@ -15,6 +15,7 @@
 pub mod attention;
 pub mod check;
 pub mod conv3d;
+pub mod engine;
 pub mod error;
 pub mod loading;
 pub mod pipeline;

@@ -5,9 +5,12 @@ use crate::sound::{SoundPlan, SoundTimings, sound_track};
 use crate::stage_metrics::{Outcome, Stage};
 use crate::{Worker, now_ms, references};
 use refvid_api::{Movement, OUTPUT_FPS, TaskSpec};
-use refvid_engine::{Control, Engine, EngineError, Motion, RenderJob};
+use refvid_audio::AudioEngine;
+use refvid_engine::{Control, Engine, EngineError, Motion, RenderJob, SubjectRefs};
+use refvid_media::GuardedHttp;
 use refvid_media::Mp4VideoWriter;
 use refvid_media::watermark::Watermark;
+use refvid_media::watermark::WatermarkSource;
 use refvid_store::{ClaimedTask, Failure, Heartbeat, Outputs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -75,47 +78,18 @@ impl Worker {
         let subjects = references::load(&spec, &self.http).await?;
         self.metrics.observe(Stage::Fetch, fetching.elapsed());
         shared.permille.store(RENDER_START, Ordering::Relaxed);
-        let geometry = spec.geometry();
-        let job = RenderJob {
-            prompt: spec.prompt.clone(),
-            subjects,
-            width: geometry.width,
-            height: geometry.height,
-            fps: OUTPUT_FPS,
-            frame_count: spec.duration_secs * OUTPUT_FPS,
-            seed: task.record.seed as u64,
-            motion: motion_of(spec.movement),
-        };
-        let post = self.post_plan(&spec, task.record.seed as u64)?;
+        let seed = task.record.seed as u64;
+        let job = job_of(&spec, subjects, seed);
+        let post = post_plan(&spec, seed, &self.settings.watermark, &self.audio)?;
         let rendered = self.render(job, post, shared.clone()).await?;
-        self.metrics.observe(Stage::Generate, rendered.generate_time);
+        self.metrics
+            .observe(Stage::Generate, rendered.generate_time);
         self.metrics.observe(Stage::Encode, rendered.encode_time);
         shared.permille.store(UPLOAD_START, Ordering::Relaxed);
         let uploading = Instant::now();
         let outputs = self.upload(&task.record.id, rendered).await?;
         self.metrics.observe(Stage::Upload, uploading.elapsed());
         Ok(outputs)
-    }
-
-    /// The watermark and sound the request asked for.
-    fn post_plan(&self, spec: &TaskSpec, seed: u64) -> Result<Post, TaskError> {
-        let geometry = spec.geometry();
-        let mark = match spec.watermark {
-            true => Some(
-                Watermark::new(&self.settings.watermark, geometry.width, geometry.height).map_err(
-                    |e| TaskError::Final(format!("the operator's watermark is unusable: {e}")),
-                )?,
-            ),
-            false => None,
-        };
-        let sound = (spec.bgm || spec.audio).then(|| SoundPlan {
-            engine: self.audio.clone(),
-            prompt: spec.prompt.clone(),
-            seed,
-            bgm: spec.bgm,
-            audio: spec.audio,
-        });
-        Ok(Post { mark, sound })
     }
 
     /// Stores the video and its cover; storage faults are transient (the task runs again).
@@ -303,6 +277,102 @@ fn engine_failure(e: EngineError, shared: &Shared) -> TaskError {
         EngineError::Cancelled => TaskError::LostLease,
         other => TaskError::Final(other.to_string()),
     }
+}
+
+/// The engine's job for a request: its geometry at 24 fps, its references, seed and motion.
+fn job_of(spec: &TaskSpec, subjects: Vec<SubjectRefs>, seed: u64) -> RenderJob {
+    let geometry = spec.geometry();
+    RenderJob {
+        prompt: spec.prompt.clone(),
+        subjects,
+        width: geometry.width,
+        height: geometry.height,
+        fps: OUTPUT_FPS,
+        frame_count: spec.duration_secs * OUTPUT_FPS,
+        seed,
+        motion: motion_of(spec.movement),
+    }
+}
+
+/// The watermark and sound the request asked for.
+fn post_plan(
+    spec: &TaskSpec,
+    seed: u64,
+    watermark: &WatermarkSource,
+    audio: &Arc<dyn AudioEngine>,
+) -> Result<Post, TaskError> {
+    let geometry = spec.geometry();
+    let mark = match spec.watermark {
+        true => Some(
+            Watermark::new(watermark, geometry.width, geometry.height).map_err(|e| {
+                TaskError::Final(format!("the operator's watermark is unusable: {e}"))
+            })?,
+        ),
+        false => None,
+    };
+    let sound = (spec.bgm || spec.audio).then(|| SoundPlan {
+        engine: audio.clone(),
+        prompt: spec.prompt.clone(),
+        seed,
+        bgm: spec.bgm,
+        audio: spec.audio,
+    });
+    Ok(Post { mark, sound })
+}
+
+/// A request rendered without a store or blob store (`refvid generate`).
+#[derive(Debug)]
+pub struct LocalVideo {
+    /// The MP4.
+    pub video: Vec<u8>,
+    /// The JPEG cover frame.
+    pub cover: Option<Vec<u8>>,
+}
+
+/// What a one-shot render needs besides the request.
+pub struct LocalRender<'a> {
+    pub engine: Arc<dyn Engine>,
+    pub audio: Arc<dyn AudioEngine>,
+    pub watermark: &'a WatermarkSource,
+    pub http: &'a GuardedHttp,
+}
+
+/// Renders one validated request to an MP4 the way a worker does (references, engine,
+/// watermark, sound, encoder), calling `progress` with 0..=1 about ten times a second.
+/// The error is a sentence for the user.
+pub async fn render_request(
+    spec: &TaskSpec,
+    seed: u64,
+    with: LocalRender<'_>,
+    progress: &mut (dyn FnMut(f32) + Send),
+) -> Result<LocalVideo, String> {
+    let describe = |e: TaskError| match e {
+        TaskError::Final(m) | TaskError::Transient(m) => m,
+        TaskError::LostLease => "cancelled".to_string(),
+    };
+    let subjects = references::load(spec, with.http).await.map_err(describe)?;
+    let job = job_of(spec, subjects, seed);
+    let post = post_plan(spec, seed, with.watermark, &with.audio).map_err(describe)?;
+    let shared = Arc::new(Shared::default());
+    let engine = with.engine.clone();
+    let state = shared.clone();
+    let mut rendering =
+        tokio::task::spawn_blocking(move || render_blocking(engine.as_ref(), &job, post, &state));
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    let joined = loop {
+        tokio::select! {
+            joined = &mut rendering => break joined,
+            _ = ticker.tick() => progress(shared.permille.load(Ordering::Relaxed) as f32 / 1000.0),
+        }
+    };
+    let rendered = joined
+        .map_err(|_| "the video engine failed unexpectedly while rendering".to_string())?
+        .map_err(describe)?;
+    progress(1.0);
+    Ok(LocalVideo {
+        video: rendered.video,
+        cover: rendered.cover,
+    })
 }
 
 /// What happens to the frames besides encoding: the watermark and the sound track.

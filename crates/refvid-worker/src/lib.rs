@@ -11,6 +11,7 @@ mod sound;
 pub mod stage_metrics;
 pub mod webhook;
 
+pub use execute::{LocalRender, LocalVideo, render_request};
 pub use stage_metrics::StageMetrics;
 pub use webhook::{Deliverer, DeliverySettings};
 

@@ -1,4 +1,5 @@
-//! The `refvid` command: `serve` (API + in-process worker), `worker`, `migrate` and `keys`.
+//! The `refvid` command: `serve` (API + in-process worker), `worker`, `generate` (one local
+//! render), `migrate`, `keys`, the client commands and the model port's tools.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -31,6 +32,8 @@ enum Command {
     Serve(ServeArgs),
     /// Run workers only (no HTTP), sharing the store and the outputs with API servers.
     Worker(WorkerArgs),
+    /// Render one request file to an MP4 on this machine (no server, no store), with a progress bar.
+    Generate(GenerateArgs),
     /// Apply database migrations and exit (they also run at every start).
     Migrate(StoreArgs),
     /// Manage API keys.
@@ -187,6 +190,80 @@ struct WorkerOptions {
     /// Longest a task may run before it is stopped and failed, in seconds.
     #[arg(long, env = "REFVID_TASK_TIMEOUT_SECS", default_value_t = 1800)]
     task_timeout_secs: u64,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Which engine makes the pictures.
+#[derive(Debug, Args, Clone)]
+struct EngineArgs {
+    /// `compositor` (CPU, no weights) or `wan` (Wan 2.1 VACE from --model-dir).
+    #[arg(long, env = "REFVID_ENGINE", value_enum, default_value = "compositor")]
+    engine: refvid::engines::EngineKind,
+    /// A diffusers Wan2.1-VACE pipeline folder (model_index.json, scheduler/, text_encoder/,
+    /// tokenizer/, transformer/, vae/), for --engine wan.
+    #[arg(long, env = "REFVID_MODEL_DIR")]
+    model_dir: Option<PathBuf>,
+    /// Denoising steps of the wan engine (default: the model's 50).
+    #[arg(long, env = "REFVID_STEPS")]
+    steps: Option<usize>,
+    /// Classifier-free guidance scale of the wan engine (default: the model's 5.0).
+    #[arg(long, env = "REFVID_GUIDANCE")]
+    guidance: Option<f64>,
+    /// Landscape size the wan engine renders at before scaling to the output (default 832x480;
+    /// portrait jobs use its transpose).
+    #[arg(long, env = "REFVID_WAN_SIZE", value_parser = refvid::engines::parse_size)]
+    wan_size: Option<(usize, usize)>,
+    /// Precision of the wan engine's text encoder and transformer: f32, bf16 or f16.
+    #[arg(long, env = "REFVID_WAN_DTYPE", default_value = "f32")]
+    wan_dtype: refvid_wan::check::Precision,
+    /// Device of the wan engine: cpu, cuda or cuda:N (cuda needs a build with --features cuda).
+    #[arg(long, env = "REFVID_WAN_DEVICE", default_value = "cpu")]
+    wan_device: refvid_wan::check::DeviceKind,
+    /// Negative prompt of the wan engine (default: empty, as diffusers).
+    #[arg(long, env = "REFVID_NEGATIVE_PROMPT")]
+    negative_prompt: Option<String>,
+}
+
+impl EngineArgs {
+    fn build(&self) -> anyhow::Result<std::sync::Arc<dyn refvid_engine::Engine>> {
+        refvid::engines::build_engine(&refvid::engines::EngineChoice {
+            kind: self.engine,
+            model_dir: self.model_dir.clone(),
+            steps: self.steps,
+            guidance: self.guidance,
+            native_size: self.wan_size,
+            precision: self.wan_dtype,
+            device: self.wan_device,
+            negative_prompt: self.negative_prompt.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// The request: a v3 submit body as JSON (image entries may be local file paths).
+    request: PathBuf,
+    /// Where to write the MP4.
+    #[arg(long, short, default_value = "refvid.mp4")]
+    out: PathBuf,
+    /// Also write the cover frame (JPEG) here.
+    #[arg(long)]
+    cover: Option<PathBuf>,
+    /// Overrides the request's seed.
+    #[arg(long)]
+    seed: Option<u32>,
+    /// Allow reference URLs that resolve to loopback/private addresses.
+    #[arg(long)]
+    allow_private_networks: bool,
+    /// Text of the visible watermark drawn for `watermark: true`.
+    #[arg(long, default_value = "AI generated")]
+    watermark_text: String,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 impl WorkerOptions {
@@ -271,6 +348,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Worker(args) => worker(args).await,
+        Command::Generate(args) => generate(args).await,
         Command::Migrate(store) => {
             connect_store(store.database_url.as_deref(), &store.data_dir).await?;
             println!("migrations applied");
@@ -405,7 +483,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("No API key existed, so one was created (store it now; it is not shown again):");
         println!("{key}");
     }
+    let engine = (workers > 0)
+        .then(|| args.options.engine.build())
+        .transpose()?;
     let mut config = config_of(args.store, args.options, args.listen, workers)?;
+    config.engine = engine;
     config.max_active_per_key = args.max_active_tasks_per_key;
     config.max_queue_depth = args.max_queue_depth;
     config.rate_limit = refvid_server::rate_limit::RateLimit {
@@ -417,9 +499,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     run_until_signal(server).await
 }
 
+async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let engine = args.engine.build()?;
+    let fields = refvid::client::RequestFields {
+        seed: args.seed,
+        ..Default::default()
+    };
+    let body = refvid::client::build_request(Some(&args.request), &fields)?;
+    let options = refvid::generate::GenerateOptions {
+        engine,
+        watermark: WatermarkSource::Text(args.watermark_text.clone()),
+        allow_private_networks: args.allow_private_networks,
+        show_progress: !args.quiet,
+        cover_out: args.cover.as_deref(),
+    };
+    let done = refvid::generate::generate(&body, &args.out, options).await?;
+    println!(
+        "wrote {} ({}x{}, {} frames, seed {}) in {:.1} s",
+        args.out.display(),
+        done.width,
+        done.height,
+        done.frames,
+        done.seed,
+        done.took.as_secs_f64()
+    );
+    Ok(())
+}
+
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let listen = "127.0.0.1:8080".parse().expect("a valid address");
+    let engine = args.options.engine.build()?;
     let mut config = config_of(args.store, args.options, listen, args.concurrency)?;
+    config.engine = Some(engine);
     config.worker_metrics_listen = args.metrics_listen;
     let running = refvid::start_workers(config).await?;
     println!(

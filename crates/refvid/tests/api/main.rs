@@ -15,6 +15,7 @@ mod s3_outputs;
 mod scale_out;
 mod sound;
 mod validation;
+mod wan;
 mod watermark;
 mod webdriver;
 mod webhooks;
