@@ -130,13 +130,25 @@ mod tests {
         metrics.register(&mut registry);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        assert!(text.contains(
-            "refvid_task_stage_duration_seconds_bucket{le=\"1.0\",stage=\"generate\"} 1"
-        ), "{text}");
-        assert!(text.contains(
-            "refvid_task_stage_duration_seconds_bucket{le=\"0.5\",stage=\"generate\"} 0"
-        ), "{text}");
-        assert!(text.contains("refvid_task_stage_duration_seconds_count{stage=\"upload\"} 1"), "{text}");
-        assert!(text.contains("refvid_worker_tasks_total{outcome=\"succeeded\"} 1"), "{text}");
+        assert!(
+            text.contains(
+                "refvid_task_stage_duration_seconds_bucket{le=\"1.0\",stage=\"generate\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "refvid_task_stage_duration_seconds_bucket{le=\"0.5\",stage=\"generate\"} 0"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("refvid_task_stage_duration_seconds_count{stage=\"upload\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("refvid_worker_tasks_total{outcome=\"succeeded\"} 1"),
+            "{text}"
+        );
     }
 }
