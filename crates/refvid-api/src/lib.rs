@@ -5,6 +5,7 @@
 //! the task-result document in [`result`].
 
 pub mod data_uri;
+pub mod ent;
 pub mod error;
 pub mod geometry;
 pub mod prompt_refs;

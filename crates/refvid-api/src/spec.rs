@@ -65,6 +65,9 @@ pub struct TaskSpec {
     pub aspect_ratio: AspectRatio,
     pub movement: Movement,
     pub webhook: Option<WebhookSpec>,
+    /// Set for tasks submitted in Vidu's own dialect (`/ent/v2`); absent in older stored specs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<crate::ent::Upstream>,
 }
 
 impl TaskSpec {

@@ -51,6 +51,7 @@ pub fn parse_submit(body: &[u8]) -> Result<TaskSpec> {
         aspect_ratio: encodable_ratio(obj)?,
         movement: movement(obj)?,
         webhook: webhook(obj)?,
+        upstream: None,
     };
     Ok(spec)
 }

@@ -1,4 +1,4 @@
-//! `Authorization: Bearer <key>` to the key's record.
+//! `Authorization: Bearer <key>` (or `Token <key>`, the `/ent/v2` spelling) to the key's record.
 
 use crate::{AppState, HttpError};
 use axum::http::HeaderMap;
@@ -25,5 +25,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, key) = value.split_once(' ')?;
     let key = key.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+    // `Bearer` (the v3 dialect) or `Token` (Vidu's own `/ent/v2` dialect): the same keys.
+    let known = scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token");
+    (known && !key.is_empty()).then_some(key)
 }

@@ -6,6 +6,7 @@
 
 mod auth;
 mod console;
+mod ent;
 mod error;
 mod files;
 pub mod keys;

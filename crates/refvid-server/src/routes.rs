@@ -1,6 +1,6 @@
 //! The route table and the layers around it.
 
-use crate::{AppState, HttpError, files, result_doc, submit};
+use crate::{AppState, HttpError, ent, files, result_doc, submit};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v3/async/viduq2-pro-fast", post(submit::submit))
         .route("/v3/async/task-result", get(result_doc::task_result))
         .route("/v3/async/task-cancel", post(result_doc::task_cancel))
+        .route("/ent/v2/reference2video", post(ent::reference2video))
+        .route("/ent/v2/tasks/{id}/creations", get(ent::creations))
+        .route("/ent/v2/tasks/{id}/cancel", post(ent::cancel))
         .route("/files/{*key}", get(files::download))
         .route(
             "/healthz",

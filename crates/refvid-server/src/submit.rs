@@ -23,16 +23,23 @@ pub async fn submit(
     check_content_type(&headers)?;
     let body = body.map_err(body_rejection)?;
     let spec = parse_submit(&body)?;
-    check_inline_images(&spec)?;
+    let task = accept(&state, &key.id, &spec).await?;
+    Ok(Json(json!({ "task_id": task.id })))
+}
+
+/// Stores a checked request of this key as a new queued task (both dialects end here): inline
+/// images checked, queue and quota limits applied, an in-process worker woken.
+pub async fn accept(state: &AppState, key_id: &str, spec: &TaskSpec) -> Result<NewTask, HttpError> {
+    check_inline_images(spec)?;
     let task = NewTask {
         id: uuid::Uuid::new_v4().to_string(),
-        key_id: key.id,
-        spec_json: serde_json::to_string(&spec).expect("a TaskSpec always serialises"),
+        key_id: key_id.to_string(),
+        spec_json: serde_json::to_string(spec).expect("a TaskSpec always serialises"),
         seed: spec.seed.unwrap_or_else(random_seed),
         submit_ms: now_ms(),
         max_attempts: state.settings.max_attempts,
         webhook_url: spec.webhook.as_ref().map(|w| w.url.clone()),
-        mock_status: mock_status(&spec),
+        mock_status: mock_status(spec),
         max_active_for_key: Some(state.settings.max_active_per_key),
     };
     if state.store.queue_depth().await? >= state.settings.max_queue_depth {
@@ -54,7 +61,7 @@ pub async fn submit(
     state.metrics.task_submitted();
     state.wake.notify_waiters();
     tracing::info!(task_id = %task.id, "task accepted");
-    Ok(Json(json!({ "task_id": task.id })))
+    Ok(task)
 }
 
 /// With `extra.webhook.test_mode.enabled`, the status the mock event reports.
@@ -68,7 +75,7 @@ fn random_seed() -> u32 {
     rand::rng().random_range(1..=i32::MAX as u32)
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
     let value = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -83,7 +90,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
     ))
 }
 
-fn body_rejection(rejection: BytesRejection) -> HttpError {
+pub fn body_rejection(rejection: BytesRejection) -> HttpError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return HttpError::new(
             ErrorCode::RequestTooLarge,

@@ -100,6 +100,11 @@ async fn tasks_are_claimed_oldest_first_and_once(store: &impl TaskStore) {
     assert_eq!(first.record.attempts, 1);
     assert_eq!(first.record.execute_ms, Some(100));
     assert_eq!(first.spec_json, "{\"id\":\"a\"}");
+    assert_eq!(
+        store.get_spec("b").await.unwrap().as_deref(),
+        Some("{\"id\":\"b\"}")
+    );
+    assert_eq!(store.get_spec("nope").await.unwrap(), None);
     let second = store.claim("w2", 100, 1000).await.unwrap().unwrap();
     assert_eq!(second.record.id, "b");
     assert!(store.claim("w3", 100, 1000).await.unwrap().is_none());

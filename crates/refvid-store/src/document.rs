@@ -4,7 +4,8 @@ use crate::{State as StoreState, TaskRecord};
 use refvid_api::result::{DebugInfo, Extra, TaskInfo, VideoOut};
 use refvid_api::{TASK_TYPE, TaskResultDoc, TaskStatus};
 
-fn status_of(state: StoreState) -> TaskStatus {
+/// The contract's status of a stored state.
+pub fn status_of(state: StoreState) -> TaskStatus {
     match state {
         StoreState::Queued => TaskStatus::Queued,
         StoreState::Processing => TaskStatus::Processing,

@@ -12,7 +12,7 @@ pub mod postgres;
 mod rows;
 pub mod sqlite;
 
-pub use document::result_document;
+pub use document::{result_document, status_of};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -70,6 +70,8 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn cancel(&self, id: &str, key_id: &str, now_ms: i64) -> Result<Option<TaskRecord>>;
     /// A task's state (without its spec).
     async fn get(&self, id: &str) -> Result<Option<TaskRecord>>;
+    /// A task's stored request (the JSON given at submit).
+    async fn get_spec(&self, id: &str) -> Result<Option<String>>;
 
     /// Claims the oldest runnable queued task for `worker` until `lease_until_ms`.
     async fn claim(

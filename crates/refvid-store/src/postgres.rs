@@ -208,6 +208,14 @@ impl TaskStore for PgStore {
         row.as_ref().map(rows::task_record).transpose()
     }
 
+    async fn get_spec(&self, id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT spec FROM tasks WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("spec")).transpose()?)
+    }
+
     async fn claim(
         &self,
         worker: &str,

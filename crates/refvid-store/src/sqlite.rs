@@ -188,6 +188,14 @@ impl TaskStore for SqliteStore {
         row.as_ref().map(rows::task_record).transpose()
     }
 
+    async fn get_spec(&self, id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT spec FROM tasks WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("spec")).transpose()?)
+    }
+
     async fn claim(
         &self,
         worker: &str,

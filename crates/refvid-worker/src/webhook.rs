@@ -6,10 +6,13 @@
 //! signed with `X-Refvid-Signature: sha256=<hex HMAC>` when the operator set a secret.
 
 use hmac::{Hmac, Mac};
+use refvid_api::TaskSpec;
+use refvid_api::ent::{CreationLinks, creations_document};
 use refvid_api::result::VideoOut;
 use refvid_blob::BlobStore;
 use refvid_media::GuardedHttp;
-use refvid_store::{Delivery, DeliveryOutcome, State, TaskStore, result_document};
+use refvid_store::{Delivery, DeliveryOutcome, State, TaskRecord, TaskStore, result_document};
+use serde_json::Value;
 use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,6 +128,10 @@ impl Deliverer {
             .await
             .map_err(|e| e.to_string())?;
         let record = record.ok_or("the task no longer exists")?;
+        if let Some(spec) = self.upstream_spec(&record.id).await? {
+            let body = self.creations_body(&record, &spec).await?;
+            return Ok(serde_json::to_vec(&body).expect("a document always serialises"));
+        }
         let mut videos = Vec::new();
         if let (State::Succeed, Some(key)) = (record.state, record.output_key.as_deref()) {
             let ttl = self.settings.url_ttl_secs;
@@ -144,6 +151,45 @@ impl Deliverer {
             "payload": result_document(&record, videos),
         });
         Ok(serde_json::to_vec(&event).expect("a document always serialises"))
+    }
+
+    /// The stored request when it came in Vidu's dialect with a `callback_url`.
+    async fn upstream_spec(&self, id: &str) -> Result<Option<TaskSpec>, String> {
+        let json = self.store.get_spec(id).await.map_err(|e| e.to_string())?;
+        let spec = json.and_then(|j| serde_json::from_str::<TaskSpec>(&j).ok());
+        Ok(spec.filter(|s| s.upstream.as_ref().is_some_and(|u| u.callback)))
+    }
+
+    /// A `callback_url` receives the task's creations document (as `GET …/creations` shows it).
+    async fn creations_body(&self, record: &TaskRecord, spec: &TaskSpec) -> Result<Value, String> {
+        let ttl = self.settings.url_ttl_secs;
+        let links = match (record.state, record.output_key.as_deref()) {
+            (State::Succeed, Some(video)) => {
+                let url = self
+                    .blob
+                    .signed_url(video, ttl)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let cover_url = match record.cover_key.as_deref() {
+                    Some(key) => self
+                        .blob
+                        .signed_url(key, ttl)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                    None => String::new(),
+                };
+                Some(CreationLinks { url, cover_url })
+            }
+            _ => None,
+        };
+        let status = refvid_store::status_of(record.state);
+        Ok(creations_document(
+            &record.id,
+            status,
+            &record.reason,
+            spec,
+            links,
+        ))
     }
 
     fn signature(&self, body: &[u8]) -> Option<String> {

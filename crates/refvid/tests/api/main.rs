@@ -8,6 +8,7 @@ mod cli;
 mod console;
 mod downloads;
 mod end_to_end;
+mod ent;
 mod faults;
 mod references;
 mod restart;

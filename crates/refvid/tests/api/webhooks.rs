@@ -10,14 +10,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A loopback HTTP receiver that answers with the given statuses in turn (then 200).
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     seen: Arc<Mutex<Vec<(String, Value)>>>,
     raw: Arc<Mutex<Vec<Vec<u8>>>>,
     plan: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Receiver {
-    async fn start(plan: Vec<u16>) -> (Self, String) {
+    pub(crate) async fn start(plan: Vec<u16>) -> (Self, String) {
         let receiver = Receiver {
             seen: Default::default(),
             raw: Default::default(),
@@ -79,7 +79,7 @@ impl Receiver {
         let _ = socket.write_all(reply.as_bytes()).await;
     }
 
-    async fn wait_events(&self, n: usize, limit: Duration) -> Vec<(String, Value)> {
+    pub(crate) async fn wait_events(&self, n: usize, limit: Duration) -> Vec<(String, Value)> {
         let start = Instant::now();
         loop {
             let seen = self.seen.lock().unwrap().clone();
