@@ -111,10 +111,15 @@ impl From<FieldError> for ApiError {
 }
 
 /// The JSON body of every error response.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErrorEnvelope {
+    /// The HTTP status.
     pub code: u16,
+    /// A stable reason code, e.g. `INVALID_REQUEST_BODY`.
     pub reason: &'static str,
+    /// A sentence naming the field and the rule.
     pub message: String,
+    /// `field`: the JSON path of the offending field, when there is one.
+    #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
 }

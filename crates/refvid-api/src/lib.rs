@@ -10,6 +10,7 @@ pub mod error;
 pub mod geometry;
 pub mod prompt_refs;
 pub mod result;
+pub mod schema;
 pub mod spec;
 mod validate;
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The four task statuses of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum TaskStatus {
     #[serde(rename = "TASK_STATUS_QUEUED")]
     Queued,
@@ -37,7 +37,7 @@ impl TaskStatus {
 }
 
 /// `task`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TaskInfo {
     pub task_id: String,
     pub task_type: String,
@@ -48,7 +48,7 @@ pub struct TaskInfo {
 }
 
 /// `extra.debug_info`: millisecond timestamps as strings ("" when not reached yet).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DebugInfo {
     pub request_info: String,
     pub submit_time_ms: String,
@@ -57,7 +57,7 @@ pub struct DebugInfo {
 }
 
 /// `extra`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Extra {
     /// The seed used, as a string.
     pub seed: String,
@@ -66,7 +66,7 @@ pub struct Extra {
 }
 
 /// One entry of `videos`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VideoOut {
     pub video_url: String,
     /// Seconds the URL stays valid, as a string.
@@ -75,11 +75,15 @@ pub struct VideoOut {
 }
 
 /// The whole task-result document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TaskResultDoc {
     pub task: TaskInfo,
     pub extra: Extra,
+    /// Always empty for this model.
+    #[schema(value_type = Vec<Object>)]
     pub images: Vec<serde_json::Value>,
     pub videos: Vec<VideoOut>,
+    /// Always empty for this model.
+    #[schema(value_type = Vec<Object>)]
     pub audios: Vec<serde_json::Value>,
 }

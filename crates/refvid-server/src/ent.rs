@@ -69,6 +69,20 @@ where
 }
 
 /// `POST /ent/v2/reference2video`.
+#[utoipa::path(
+    post,
+    path = "/ent/v2/reference2video",
+    tag = "ent",
+    request_body = refvid_api::schema::Reference2VideoRequest,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The task is stored and queued", body = refvid_api::schema::Reference2VideoCreated),
+        (status = 400, description = "`FieldInvalid` / `FieldLacking` naming the field", body = refvid_api::schema::EntError),
+        (status = 401, description = "`Unauthorized`", body = refvid_api::schema::EntError),
+        (status = 429, description = "`TooManyRequests`, `QuotaExceeded` or `SystemThrottling`", body = refvid_api::schema::EntError),
+        (status = 413, description = "The body is larger than 20 MiB", body = refvid_api::schema::EntError),
+    )
+)]
 pub async fn reference2video(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -91,6 +105,20 @@ pub async fn reference2video(
 }
 
 /// `GET /ent/v2/tasks/{id}/creations`.
+#[utoipa::path(
+    get,
+    path = "/ent/v2/tasks/{id}/creations",
+    tag = "ent",
+    params(("id" = String, Path, description = "The task id")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The task and its outputs", body = refvid_api::schema::Creations),
+        (status = 400, description = "`FieldInvalid` / `FieldLacking` naming the field", body = refvid_api::schema::EntError),
+        (status = 401, description = "`Unauthorized`", body = refvid_api::schema::EntError),
+        (status = 429, description = "`TooManyRequests`, `QuotaExceeded` or `SystemThrottling`", body = refvid_api::schema::EntError),
+        (status = 404, description = "`TaskNotFound`", body = refvid_api::schema::EntError),
+    )
+)]
 pub async fn creations(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -111,6 +139,20 @@ pub async fn creations(
 
 /// `POST /ent/v2/tasks/{id}/cancel`: `{}` once the task is cancelled; a 400 naming its state
 /// when it had already ended otherwise.
+#[utoipa::path(
+    post,
+    path = "/ent/v2/tasks/{id}/cancel",
+    tag = "ent",
+    params(("id" = String, Path, description = "The task id")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "Cancelled", body = refvid_api::schema::Empty),
+        (status = 400, description = "`FieldInvalid` / `FieldLacking` naming the field", body = refvid_api::schema::EntError),
+        (status = 401, description = "`Unauthorized`", body = refvid_api::schema::EntError),
+        (status = 429, description = "`TooManyRequests`, `QuotaExceeded` or `SystemThrottling`", body = refvid_api::schema::EntError),
+        (status = 404, description = "`TaskNotFound`", body = refvid_api::schema::EntError),
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -28,6 +28,21 @@ fn forbidden(reason: &'static str, message: &str) -> Response {
 }
 
 /// The download handler.
+#[utoipa::path(
+    get,
+    path = "/files/{key}",
+    tag = "files",
+    params(
+        ("key" = String, Path, description = "The output's key, e.g. `videos/<task>.mp4`"),
+        ("expires" = i64, Query, description = "Expiry, Unix seconds"),
+        ("sig" = String, Query, description = "HMAC-SHA256 signature of the key and expiry"),
+    ),
+    responses(
+        (status = 200, description = "The file (`video/mp4` or `image/jpeg`; ranges supported)"),
+        (status = 403, description = "`URL_EXPIRED` or `URL_SIGNATURE_INVALID`", body = refvid_api::ErrorEnvelope),
+        (status = 404, description = "No such file", body = refvid_api::ErrorEnvelope),
+    )
+)]
 pub async fn download(
     State(state): State<AppState>,
     Path(key): Path<String>,

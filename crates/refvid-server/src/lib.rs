@@ -11,6 +11,7 @@ mod error;
 mod files;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod rate_limit;
 mod result_doc;
 mod routes;

@@ -10,6 +10,21 @@ use refvid_store::{State as StoreState, TaskRecord, result_document};
 use std::collections::HashMap;
 
 /// The task-result handler.
+#[utoipa::path(
+    get,
+    path = "/v3/async/task-result",
+    tag = "v3",
+    params(("task_id" = String, Query, description = "The id a submit answered")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The task's state and outputs", body = refvid_api::TaskResultDoc),
+        (status = 400, description = "A field breaks a rule (`metadata.field` names it)", body = refvid_api::ErrorEnvelope),
+        (status = 401, description = "Missing or unknown API key", body = refvid_api::ErrorEnvelope),
+        (status = 429, description = "Too many requests, or too many active tasks for the key", body = refvid_api::ErrorEnvelope),
+        (status = 503, description = "The store is briefly unavailable or the queue is full", body = refvid_api::ErrorEnvelope),
+        (status = 404, description = "No such task for this key", body = refvid_api::ErrorEnvelope),
+    )
+)]
 pub async fn task_result(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -26,6 +41,21 @@ pub async fn task_result(
 
 /// `POST /v3/async/task-cancel?task_id=` (ours): ends a queued or running task as FAILED with
 /// reason `cancelled` and answers its result document; an ended task is left as it is.
+#[utoipa::path(
+    post,
+    path = "/v3/async/task-cancel",
+    tag = "v3",
+    params(("task_id" = String, Query, description = "The task to cancel")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The task as it is now (FAILED, reason `cancelled`, unless it had ended)", body = refvid_api::TaskResultDoc),
+        (status = 400, description = "A field breaks a rule (`metadata.field` names it)", body = refvid_api::ErrorEnvelope),
+        (status = 401, description = "Missing or unknown API key", body = refvid_api::ErrorEnvelope),
+        (status = 429, description = "Too many requests, or too many active tasks for the key", body = refvid_api::ErrorEnvelope),
+        (status = 503, description = "The store is briefly unavailable or the queue is full", body = refvid_api::ErrorEnvelope),
+        (status = 404, description = "No such task for this key", body = refvid_api::ErrorEnvelope),
+    )
+)]
 pub async fn task_cancel(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -20,10 +20,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ent/v2/tasks/{id}/creations", get(ent::creations))
         .route("/ent/v2/tasks/{id}/cancel", post(ent::cancel))
         .route("/files/{*key}", get(files::download))
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(crate::openapi::serve))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/", get(crate::console::index))
@@ -53,12 +51,27 @@ fn request_log() -> TraceLayer<
     })
 }
 
-async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, HttpError> {
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`")))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "`{\"status\": \"ready\"}`"),
+    (status = 503, description = "The store is unreachable", body = refvid_api::ErrorEnvelope),
+))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, HttpError> {
     state.store.ping().await?;
     Ok(Json(serde_json::json!({"status": "ready"})))
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus / OpenMetrics text.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [("content-type", crate::metrics::CONTENT_TYPE)],
         state.metrics.render(state.store.as_ref()).await,

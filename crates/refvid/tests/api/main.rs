@@ -10,6 +10,7 @@ mod downloads;
 mod end_to_end;
 mod ent;
 mod faults;
+mod openapi;
 mod references;
 mod restart;
 mod s3_outputs;
