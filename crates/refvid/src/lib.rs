@@ -2,6 +2,7 @@
 //! together from a [`ServeConfig`]. The binary's subcommands are thin layers over this.
 
 pub mod client;
+pub mod config_file;
 pub mod engines;
 pub mod generate;
 pub mod keys_cmd;

@@ -16,6 +16,10 @@ struct Cli {
     /// Log lines as `text` or `json` (one object per line, for log collectors).
     #[arg(long, global = true, env = "REFVID_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
+    /// A TOML file of settings, one key per flag (`engine = "wan"`, `model_dir = "…"`); flags
+    /// and environment variables override it.
+    #[arg(long, global = true, env = "REFVID_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -341,9 +345,51 @@ enum KeysCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    apply_config_file()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(Cli::parse()))
+}
+
+/// Turns `--config FILE` into environment variables the flags read (see `refvid::config_file`).
+fn apply_config_file() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(path) = refvid::config_file::path_from(&args, std::env::var("REFVID_CONFIG").ok())
+    else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let known = env_names(&<Cli as clap::CommandFactory>::command());
+    let settings = refvid::config_file::settings_of(&text, std::path::Path::new(&path), &known)?;
+    for (var, value) in settings {
+        if std::env::var_os(&var).is_none() {
+            // SAFETY: this runs first in `main`, before the runtime or any other thread exists,
+            // so nothing can read the environment concurrently.
+            unsafe { std::env::set_var(&var, value) };
+        }
+    }
+    Ok(())
+}
+
+/// Every environment variable a flag of any subcommand reads.
+fn env_names(command: &clap::Command) -> Vec<String> {
+    let mut names: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .filter(|e| e != "REFVID_CONFIG")
+        .collect();
+    for sub in command.get_subcommands() {
+        names.extend(env_names(sub));
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve(args).await,

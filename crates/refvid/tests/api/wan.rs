@@ -130,3 +130,42 @@ fn an_incomplete_model_folder_stops_the_server_from_starting() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_engine_can_be_chosen_in_a_config_file() {
+    let empty = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("refvid.toml");
+    let serve = |config: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_refvid"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("REFVID_ENGINE")
+            .env_remove("REFVID_MODEL_DIR")
+            .output()
+            .unwrap()
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "engine = \"wan\"\nmodel_dir = '{}'\nsteps = 4\n",
+            empty.path().display()
+        ),
+    )
+    .unwrap();
+    let output = serve(&config);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is incomplete: missing model_index.json"),
+        "{stderr}"
+    );
+
+    std::fs::write(&config, "engin = \"wan\"\n").unwrap();
+    let output = serve(&config);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown setting `engin`"), "{stderr}");
+}
