@@ -26,7 +26,5 @@ pub const TASK_TYPE: &str = "VIDUQ2_PRO_FAST_REFERENCE_TO_VIDEO";
 pub const OUTPUT_FPS: u32 = 24;
 /// Largest request body and largest single image, in bytes (20 MiB).
 pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
-/// Longest side of an output frame: the most the H.264 encoder (OpenH264) takes.
-pub const MAX_FRAME_LONG_SIDE: u32 = 3840;
 /// Largest decoded image, in bytes (20 MiB).
 pub const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;

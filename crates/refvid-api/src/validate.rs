@@ -5,9 +5,9 @@
 //! optional fields, as lenient clients send it.
 
 use crate::error::FieldError;
-use crate::geometry::{AspectRatio, Geometry, Resolution};
+use crate::geometry::{AspectRatio, Resolution};
 use crate::spec::{ImageSource, Movement, SubjectSpec, TaskSpec, TestMode, WebhookSpec};
-use crate::{MAX_FRAME_LONG_SIDE, MAX_IMAGE_BYTES, data_uri, prompt_refs};
+use crate::{MAX_IMAGE_BYTES, data_uri, prompt_refs};
 use serde_json::{Map, Value};
 
 const MAX_PROMPT_CHARS: usize = 2000;
@@ -48,7 +48,7 @@ pub fn parse_submit(body: &[u8]) -> Result<TaskSpec> {
             .filter(|s| *s != 0)
             .map(|s| s as u32),
         resolution: resolution(obj)?,
-        aspect_ratio: encodable_ratio(obj)?,
+        aspect_ratio: aspect_ratio(obj)?,
         movement: movement(obj)?,
         webhook: webhook(obj)?,
         upstream: None,
@@ -325,29 +325,6 @@ fn resolution(obj: &Map<String, Value>) -> Result<Resolution> {
             format!("resolution must be 720p or 1080p, got {s:?}"),
         )),
     }
-}
-
-/// The ratio, checked against the longest side the H.264 encoder takes (3840 pixels): at 1080p
-/// that caps the ratio at 32:9, so 1080p 4:1 is refused with the reason.
-fn encodable_ratio(obj: &Map<String, Value>) -> Result<AspectRatio> {
-    let ratio = aspect_ratio(obj)?;
-    let resolution = resolution(obj)?;
-    let geometry = Geometry::of(resolution, ratio);
-    let long = geometry.width.max(geometry.height);
-    if long > MAX_FRAME_LONG_SIDE {
-        return Err(FieldError::new(
-            "aspect_ratio",
-            format!(
-                "aspect_ratio {}:{} at {} gives {}×{} frames; the longest side may be at most {MAX_FRAME_LONG_SIDE} pixels (at 1080p up to 32:9), so use 720p or a less extreme ratio",
-                ratio.w,
-                ratio.h,
-                resolution.as_str(),
-                geometry.width,
-                geometry.height
-            ),
-        ));
-    }
-    Ok(ratio)
 }
 
 fn aspect_ratio(obj: &Map<String, Value>) -> Result<AspectRatio> {

@@ -1,15 +1,12 @@
-//! H.264 (yuv420p, OpenH264 built from source) in MP4 (muxide, index at the front).
+//! H.264 (yuv420p, OpenH264 built from source, driven by [`crate::h264`]) in MP4 (muxide, index
+//! at the front).
 //!
 //! Frames are encoded as they arrive; only the compressed stream is kept, so memory stays small
 //! even for 1080p × 240 frames. The MP4 is assembled at [`Mp4VideoWriter::finish`], which is also
 //! where an AAC track joins the video.
 
+use crate::h264::{H264Encoder, H264Error, H264Settings, frame_size_supported};
 use muxide::api::{AudioCodec, MuxerBuilder, VideoCodec};
-use openh264::OpenH264API;
-use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
-    VuiConfig,
-};
 use openh264::formats::{RgbSliceU8, YUVBuffer};
 use std::time::{Duration, Instant};
 
@@ -17,8 +14,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     #[error(
-        "the frame size {0}×{1} cannot be encoded (both sides must be even and at least 16, and \
-         at most 3840×2160 or 2160×3840)"
+        "the frame size {0}×{1} cannot be encoded (both sides must be even and at least 16, at \
+         most 36 864 macroblocks of 16×16 in all and 543 along a side: H.264 level 5.2)"
     )]
     BadSize(u32, u32),
     #[error("a frame of {got_w}×{got_h} was given to a {want_w}×{want_h} video")]
@@ -63,14 +60,14 @@ pub struct Mp4VideoWriter {
     width: u32,
     height: u32,
     fps: u32,
-    encoder: Encoder,
+    encoder: H264Encoder,
     yuv: YUVBuffer,
     samples: Vec<Sample>,
     stats: EncodeStats,
 }
 
 /// Logs OpenH264's own message (internals) and gives the user a plain sentence.
-fn encoder_failed(e: openh264::Error, frame: u32) -> EncodeError {
+fn encoder_failed(e: H264Error, frame: u32) -> EncodeError {
     tracing::error!(error = %e, frame, "OpenH264 failed");
     EncodeError::Encoder(format!("frame {frame} could not be encoded"))
 }
@@ -82,36 +79,20 @@ fn bitrate_for(width: u32, height: u32, fps: u32) -> u32 {
     ((width as u64 * height as u64 * fps as u64) / 5).clamp(1_000_000, 16_000_000) as u32
 }
 
-/// The largest frame OpenH264 encodes: 3840×2160 landscape or 2160×3840 portrait.
-pub const MAX_LONG_SIDE: u32 = 3840;
-const MAX_SHORT_SIDE: u32 = 2160;
-
-/// True when OpenH264 can encode frames of this size.
-pub fn encodable(width: u32, height: u32) -> bool {
-    let (long, short) = (width.max(height), width.min(height));
-    short >= 16
-        && width.is_multiple_of(2)
-        && height.is_multiple_of(2)
-        && long <= MAX_LONG_SIDE
-        && short <= MAX_SHORT_SIDE
-}
-
 impl Mp4VideoWriter {
     pub fn new(width: u32, height: u32, fps: u32) -> Result<Self, EncodeError> {
-        if !encodable(width, height) {
+        if !frame_size_supported(width, height) {
             return Err(EncodeError::BadSize(width, height));
         }
-        let config = EncoderConfig::new()
-            .bitrate(BitRate::from_bps(bitrate_for(width, height, fps)))
-            .max_frame_rate(FrameRate::from_hz(fps as f32))
-            .rate_control_mode(RateControlMode::Bitrate)
-            .skip_frames(false)
-            .intra_frame_period(IntraFramePeriod::from_num_frames(fps))
-            // OpenH264 converts RGB with BT.601 limited-range coefficients; say so in the SPS,
-            // or players may assume BT.709 for HD and shift the colours.
-            .vui(VuiConfig::bt601());
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
-            .map_err(|e| encoder_failed(e, 0))?;
+        let encoder = H264Encoder::new(H264Settings {
+            width,
+            height,
+            fps,
+            bitrate: bitrate_for(width, height, fps),
+            // A key frame every second, so players can seek.
+            intra_period: fps,
+        })
+        .map_err(|e| encoder_failed(e, 0))?;
         let yuv = YUVBuffer::new(width as usize, height as usize);
         Ok(Self {
             width,
@@ -138,12 +119,11 @@ impl Mp4VideoWriter {
         let start = Instant::now();
         let dims = (self.width as usize, self.height as usize);
         self.yuv.read_rgb8(RgbSliceU8::new(frame.as_raw(), dims));
-        let stream = self
+        let picture = self
             .encoder
             .encode(&self.yuv)
             .map_err(|e| encoder_failed(e, self.stats.frames))?;
-        let keyframe = matches!(stream.frame_type(), FrameType::IDR | FrameType::I);
-        let annex_b = stream.to_vec();
+        let (annex_b, keyframe) = (picture.annex_b, picture.keyframe);
         if annex_b.is_empty() {
             return Err(EncodeError::Encoder(format!(
                 "frame {} came out empty",
@@ -217,8 +197,8 @@ mod tests {
             (1280, 721),
             (8, 720),
             (0, 0),
-            (4320, 1080),
-            (2200, 2200),
+            (8704, 1080),
+            (4112, 2304),
         ] {
             assert!(
                 matches!(Mp4VideoWriter::new(w, h, 24), Err(EncodeError::BadSize(..))),

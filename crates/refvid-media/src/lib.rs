@@ -4,6 +4,7 @@
 pub mod encode;
 pub mod fetch;
 pub mod guard;
+pub mod h264;
 pub mod probe;
 pub mod reference;
 pub mod watermark;

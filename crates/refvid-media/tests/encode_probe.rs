@@ -102,3 +102,15 @@ fn garbage_is_not_an_mp4() {
     assert!(probe_mp4(b"definitely not a video").is_err());
     assert!(decode_frames(&[0u8; 64]).is_err());
 }
+
+/// 1080p at the spec's widest ratio, 4:1: beyond the 3840 pixels the `openh264` crate's own
+/// encoder wrapper takes, inside H.264 level 5.2 which the library encodes.
+#[test]
+fn widest_1080p_4_to_1_12_frames() {
+    check(4320, 1080, 12);
+}
+
+#[test]
+fn tallest_1080p_1_to_4_12_frames() {
+    check(1080, 4320, 12);
+}

@@ -148,7 +148,8 @@ async fn the_extreme_ratios_render_at_both_resolutions() {
     for (resolution, ratio, w, h) in [
         ("720p", "1:4", 720, 2880),
         ("720p", "4:1", 2880, 720),
-        ("1080p", "32:9", 3840, 1080),
+        ("1080p", "4:1", 4320, 1080),
+        ("1080p", "1:4", 1080, 4320),
     ] {
         let mut body = two_subject_body();
         body["resolution"] = json!(resolution);

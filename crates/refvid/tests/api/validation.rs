@@ -261,15 +261,6 @@ fn cases() -> Vec<(&'static str, Value, &'static str)> {
             "aspect_ratio",
         ),
         (
-            "1080p 4:1 is wider than the encoder takes (3840 pixels)",
-            {
-                let mut b = with("aspect_ratio", json!("4:1"));
-                b["resolution"] = json!("1080p");
-                b
-            },
-            "aspect_ratio",
-        ),
-        (
             "movement amplitude unknown",
             with("movement_amplitude", json!("huge")),
             "movement_amplitude",
