@@ -123,18 +123,20 @@ impl H264Encoder {
             return Err(H264Error::Settings(code));
         }
         apply_settings(&mut params, self.settings);
-        // SAFETY: as above; the options' values outlive the calls, which copy them.
+        // SAFETY: as above; the options' values outlive the calls, which copy them. The trace
+        // level may be (and is) set before initialising, so that OpenH264 prints nothing to
+        // stderr, not even its warnings about our settings.
         unsafe {
-            let code = init_ext(self.encoder, &params);
-            if code != 0 {
-                return Err(H264Error::Settings(code));
-            }
             let mut trace: c_int = WELS_LOG_QUIET as c_int;
             let code = set_option(
                 self.encoder,
                 ENCODER_OPTION_TRACE_LEVEL,
                 (&mut trace as *mut c_int).cast::<c_void>(),
             );
+            if code != 0 {
+                return Err(H264Error::Settings(code));
+            }
+            let code = init_ext(self.encoder, &params);
             if code != 0 {
                 return Err(H264Error::Settings(code));
             }
@@ -270,8 +272,8 @@ fn apply_settings(params: &mut SEncParamExt, s: H264Settings) {
 
 impl Drop for H264Encoder {
     fn drop(&mut self) {
-        // SAFETY: the encoder was initialised by `new` (or creation failed before `Self`
-        // existed); it is uninitialised and destroyed exactly once.
+        // SAFETY: `encoder` came from WelsCreateSVCEncoder (else `Self` never existed) and is
+        // destroyed exactly once; Uninitialize does nothing when initialisation had failed.
         unsafe {
             if let Some(uninit) = self.vtable().Uninitialize {
                 uninit(self.encoder);
@@ -317,6 +319,22 @@ mod tests {
         let first = encoder.encode(&YUVBuffer::new(64, 48)).unwrap();
         assert!(first.keyframe);
         assert_eq!(&first.annex_b[..4], &[0, 0, 0, 1]);
+    }
+
+    /// Settings the library refuses are an error, and dropping the half-made session is safe.
+    #[test]
+    fn settings_the_library_refuses_are_an_error() {
+        let settings = H264Settings {
+            width: 10_000,
+            height: 10_000,
+            fps: 24,
+            bitrate: 1_000_000,
+            intra_period: 24,
+        };
+        assert!(matches!(
+            H264Encoder::new(settings),
+            Err(H264Error::Settings(_))
+        ));
     }
 
     /// A moving gradient as I420, through the same RGB conversion the writer uses.
