@@ -10,10 +10,10 @@
 use openh264::OpenH264API;
 use openh264::formats::{YUVBuffer, YUVSource};
 use openh264_sys2::{
-    API, CAMERA_VIDEO_REAL_TIME, CONSTANT_ID, DEBLOCKING_IDC_0, ENCODER_OPTION_DATAFORMAT,
-    ENCODER_OPTION_TRACE_LEVEL, ISVCEncoder, MEDIUM_COMPLEXITY, RC_BITRATE_MODE, SEncParamExt,
-    SFrameBSInfo, SM_SINGLE_SLICE, SSourcePicture, WELS_LOG_QUIET, videoFormatI420,
-    videoFrameTypeI, videoFrameTypeIDR,
+    API, CAMERA_VIDEO_REAL_TIME, CONSTANT_ID, DEBLOCKING_IDC_0, ENCODER_OPTION,
+    ENCODER_OPTION_DATAFORMAT, ENCODER_OPTION_TRACE_LEVEL, ISVCEncoder, MEDIUM_COMPLEXITY,
+    RC_BITRATE_MODE, SEncParamExt, SFrameBSInfo, SM_SINGLE_SLICE, SSourcePicture, WELS_LOG_QUIET,
+    videoFormatI420, videoFrameTypeI, videoFrameTypeIDR,
 };
 use std::os::raw::{c_int, c_void};
 use std::ptr::null_mut;
@@ -109,48 +109,38 @@ impl H264Encoder {
         unsafe { &**self.encoder }
     }
 
+    /// Fills OpenH264's defaults, applies ours and initialises. The trace level is set first
+    /// (OpenH264 allows that one option before initialising), so that it prints nothing to
+    /// stderr, not even its warnings about our settings.
     fn initialise(&mut self) -> Result<(), H264Error> {
         let vt = self.vtable();
-        let (get_defaults, init_ext, set_option) = (
+        let (get_defaults, init_ext) = (
             vt.GetDefaultParams.ok_or(H264Error::Settings(-1))?,
             vt.InitializeExt.ok_or(H264Error::Settings(-1))?,
-            vt.SetOption.ok_or(H264Error::Settings(-1))?,
         );
         let mut params = SEncParamExt::default();
         // SAFETY: the encoder is valid and `params` is a properly sized out-parameter.
-        let code = unsafe { get_defaults(self.encoder, &mut params) };
-        if code != 0 {
-            return Err(H264Error::Settings(code));
-        }
+        settings_result(unsafe { get_defaults(self.encoder, &mut params) })?;
         apply_settings(&mut params, self.settings);
-        // SAFETY: as above; the options' values outlive the calls, which copy them. The trace
-        // level may be (and is) set before initialising, so that OpenH264 prints nothing to
-        // stderr, not even its warnings about our settings.
-        unsafe {
-            let mut trace: c_int = WELS_LOG_QUIET as c_int;
-            let code = set_option(
+        self.set_int_option(ENCODER_OPTION_TRACE_LEVEL, WELS_LOG_QUIET as c_int)?;
+        // SAFETY: as above; InitializeExt copies what it needs from `params`.
+        settings_result(unsafe { init_ext(self.encoder, &params) })?;
+        self.set_int_option(ENCODER_OPTION_DATAFORMAT, videoFormatI420 as c_int)
+    }
+
+    /// Sets an option whose value is one integer.
+    fn set_int_option(&self, option: ENCODER_OPTION, value: c_int) -> Result<(), H264Error> {
+        let set_option = self.vtable().SetOption.ok_or(H264Error::Settings(-1))?;
+        let mut value = value;
+        // SAFETY: the encoder is valid and the option reads one integer, copied during the call.
+        let code = unsafe {
+            set_option(
                 self.encoder,
-                ENCODER_OPTION_TRACE_LEVEL,
-                (&mut trace as *mut c_int).cast::<c_void>(),
-            );
-            if code != 0 {
-                return Err(H264Error::Settings(code));
-            }
-            let code = init_ext(self.encoder, &params);
-            if code != 0 {
-                return Err(H264Error::Settings(code));
-            }
-            let mut format: c_int = videoFormatI420 as c_int;
-            let code = set_option(
-                self.encoder,
-                ENCODER_OPTION_DATAFORMAT,
-                (&mut format as *mut c_int).cast::<c_void>(),
-            );
-            if code != 0 {
-                return Err(H264Error::Settings(code));
-            }
-        }
-        Ok(())
+                option,
+                (&mut value as *mut c_int).cast::<c_void>(),
+            )
+        };
+        settings_result(code)
     }
 
     /// Encodes one I420 picture of the session's size.
@@ -223,6 +213,15 @@ impl H264Encoder {
             }
         }
         out
+    }
+}
+
+/// OpenH264's return code for a settings call as a result.
+fn settings_result(code: c_int) -> Result<(), H264Error> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(H264Error::Settings(code))
     }
 }
 
