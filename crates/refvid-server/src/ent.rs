@@ -77,9 +77,7 @@ where
     security(("token" = [])),
     responses(
         (status = 200, description = "The task is stored and queued", body = refvid_api::schema::Reference2VideoCreated),
-        (status = 400, description = "`FieldInvalid` / `FieldLacking` naming the field", body = refvid_api::schema::EntError),
-        (status = 401, description = "`Unauthorized`", body = refvid_api::schema::EntError),
-        (status = 429, description = "`TooManyRequests`, `QuotaExceeded` or `SystemThrottling`", body = refvid_api::schema::EntError),
+        refvid_api::schema::EntCommonErrors,
         (status = 413, description = "The body is larger than 20 MiB", body = refvid_api::schema::EntError),
     )
 )]
@@ -113,9 +111,7 @@ pub async fn reference2video(
     security(("token" = [])),
     responses(
         (status = 200, description = "The task and its outputs", body = refvid_api::schema::Creations),
-        (status = 400, description = "`FieldInvalid` / `FieldLacking` naming the field", body = refvid_api::schema::EntError),
-        (status = 401, description = "`Unauthorized`", body = refvid_api::schema::EntError),
-        (status = 429, description = "`TooManyRequests`, `QuotaExceeded` or `SystemThrottling`", body = refvid_api::schema::EntError),
+        refvid_api::schema::EntCommonErrors,
         (status = 404, description = "`TaskNotFound`", body = refvid_api::schema::EntError),
     )
 )]
@@ -147,9 +143,7 @@ pub async fn creations(
     security(("token" = [])),
     responses(
         (status = 200, description = "Cancelled", body = refvid_api::schema::Empty),
-        (status = 400, description = "`FieldInvalid` / `FieldLacking` naming the field", body = refvid_api::schema::EntError),
-        (status = 401, description = "`Unauthorized`", body = refvid_api::schema::EntError),
-        (status = 429, description = "`TooManyRequests`, `QuotaExceeded` or `SystemThrottling`", body = refvid_api::schema::EntError),
+        refvid_api::schema::EntCommonErrors,
         (status = 404, description = "`TaskNotFound`", body = refvid_api::schema::EntError),
     )
 )]
