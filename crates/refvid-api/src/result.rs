@@ -47,19 +47,28 @@ pub struct TaskInfo {
     pub progress_percent: u32,
 }
 
-/// `extra.debug_info`: millisecond timestamps as strings ("" when not reached yet).
+/// `extra.debug_info`: Unix-epoch millisecond timestamps as integer strings, `"0"` for a moment
+/// not reached yet (never `""`: the hosted service's typed clients parse them as integers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DebugInfo {
+    /// Always `""` for now.
     pub request_info: String,
+    /// When the task was accepted.
+    #[schema(pattern = "^[0-9]+$", example = "1764000000000")]
     pub submit_time_ms: String,
+    /// When a worker first started it; `"0"` while queued.
+    #[schema(pattern = "^[0-9]+$", example = "1764000000100")]
     pub execute_time_ms: String,
+    /// When it ended (succeeded, failed or cancelled); `"0"` before.
+    #[schema(pattern = "^[0-9]+$", example = "1764000004000")]
     pub complete_time_ms: String,
 }
 
 /// `extra`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Extra {
-    /// The seed used, as a string.
+    /// The seed used, as an integer string.
+    #[schema(pattern = "^[0-9]+$", example = "123")]
     pub seed: String,
     pub enable_nsfw_detection: bool,
     pub debug_info: DebugInfo,
@@ -69,7 +78,8 @@ pub struct Extra {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VideoOut {
     pub video_url: String,
-    /// Seconds the URL stays valid, as a string.
+    /// Seconds the URL stays valid, as an integer string.
+    #[schema(pattern = "^[0-9]+$", example = "3600")]
     pub video_url_ttl: String,
     pub video_type: String,
 }

@@ -14,8 +14,10 @@ pub fn status_of(state: StoreState) -> TaskStatus {
     }
 }
 
+/// A moment as the contract's integer string; `"0"` until it happens, never `""` (the hosted
+/// service's typed clients parse these fields as integers on every poll).
 fn ms(value: Option<i64>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
+    value.unwrap_or(0).to_string()
 }
 
 /// Builds the document; pure, so the shape is tested without a server.
@@ -48,7 +50,7 @@ pub fn result_document(record: &TaskRecord, videos: Vec<VideoOut>) -> TaskResult
             enable_nsfw_detection: false,
             debug_info: DebugInfo {
                 request_info: String::new(),
-                submit_time_ms: record.submit_ms.to_string(),
+                submit_time_ms: ms(Some(record.submit_ms)),
                 execute_time_ms: ms(record.execute_ms),
                 complete_time_ms: ms(record.complete_ms),
             },

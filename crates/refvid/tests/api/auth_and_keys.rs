@@ -131,7 +131,8 @@ async fn a_queued_task_reports_the_full_document() {
             .unwrap()
             > 1_700_000_000_000
     );
-    assert_eq!(doc["extra"]["debug_info"]["execute_time_ms"], "");
+    assert_eq!(doc["extra"]["debug_info"]["execute_time_ms"], "0");
+    assert_eq!(doc["extra"]["debug_info"]["complete_time_ms"], "0");
     for key in ["images", "videos", "audios"] {
         assert_eq!(doc[key], Value::Array(vec![]), "{key}");
     }

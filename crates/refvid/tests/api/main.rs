@@ -16,6 +16,7 @@ mod restart;
 mod s3_outputs;
 mod scale_out;
 mod sound;
+mod typed_client;
 mod validation;
 mod wan;
 mod watermark;
