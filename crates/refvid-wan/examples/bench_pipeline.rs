@@ -66,6 +66,7 @@ fn main() -> refvid_wan::Result<()> {
         seed: 0,
         initial_noise: Some(inputs["latents"].clone()),
         shift: Some(case.flow_shift),
+        sampling: Default::default(),
     };
 
     let pipe = WanVacePipeline::load(&fixtures.join("tiny-vace-r2v"), DType::F32, &device)?;
@@ -117,6 +118,8 @@ fn stages(pipe: &WanVacePipeline, p: &GenerateParams, runs: usize) -> refvid_wan
         guidance: p.guidance,
         noise: p.initial_noise.clone().expect("noise"),
         shift: p.shift,
+        sampling: p.sampling.clone(),
+        seed: p.seed,
     };
     let mut ms = [0f64; 3];
     for _ in 0..runs {

@@ -164,6 +164,7 @@ impl WanEngine {
             seed: job.seed,
             initial_noise: None,
             shift: None,
+            sampling: Default::default(),
         })
     }
 }

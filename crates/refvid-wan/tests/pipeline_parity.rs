@@ -284,6 +284,7 @@ fn params() -> GenerateParams {
         seed: 0,
         initial_noise: Some(inputs["latents"].clone()),
         shift: None,
+        sampling: Default::default(),
     }
 }
 

@@ -8,6 +8,7 @@
 //! | `latents` | f32 `[1, z, T + N, h, w]`, the initial noise |
 //! | `reference_images` | f32 `[N, 3, H', W']` in −1..1 (optional); references of different sizes may come as `reference_image.0`, `reference_image.1`, … `[3, H'_i, W'_i]` instead |
 //! | `num_inference_steps`, `guidance_scale`, `flow_shift` | 0-d scalars (`flow_shift` optional: the folder's scheduler config otherwise) |
+//! | `timesteps` | f32 `[S]` (optional): unshifted timesteps replacing the scheduler's schedule; `S` must equal `num_inference_steps` (see [`crate::scheduler::step_list`]) |
 //!
 //! The video size follows from `latents`: `W = 8w`, `H = 8h`, `F = 4(T − 1) + 1`. Output: `video`
 //! f32 `[F, H, W, 3]` in 0..1.
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Tensor};
 
-use super::{EncodedRequest, WanVacePipeline};
+use super::{EncodedRequest, Sampling, WanVacePipeline};
 use crate::error::{Result, WanError};
 
 fn input<'a>(inputs: &'a HashMap<String, Tensor>, name: &str) -> Result<&'a Tensor> {
@@ -69,6 +70,20 @@ fn references(inputs: &HashMap<String, Tensor>) -> Result<Vec<Tensor>> {
     Ok(refs)
 }
 
+/// The optional `timesteps` input as a step list.
+fn timesteps(inputs: &HashMap<String, Tensor>) -> Result<Option<Vec<f64>>> {
+    let Some(t) = inputs.get("timesteps") else {
+        return Ok(None);
+    };
+    if t.rank() != 1 {
+        return Err(WanError::Input(format!(
+            "`timesteps` must be a 1-D list, got shape {:?}",
+            t.dims()
+        )));
+    }
+    Ok(Some(t.to_dtype(DType::F64)?.to_vec1::<f64>()?))
+}
+
 /// The request the inputs describe.
 pub fn request_from_inputs(inputs: &HashMap<String, Tensor>) -> Result<EncodedRequest> {
     let noise = input(inputs, "latents")?.to_dtype(DType::F32)?;
@@ -103,6 +118,11 @@ pub fn request_from_inputs(inputs: &HashMap<String, Tensor>) -> Result<EncodedRe
         guidance: required_scalar(inputs, "guidance_scale")?,
         noise,
         shift: scalar(inputs, "flow_shift")?,
+        sampling: Sampling {
+            timesteps: timesteps(inputs)?,
+            ..Sampling::default()
+        },
+        seed: 0,
     })
 }
 
@@ -151,6 +171,13 @@ mod tests {
         inputs.remove("reference_images");
         let r = request_from_inputs(&inputs).unwrap();
         assert_eq!((r.num_frames, r.references.len()), (17, 0));
+        assert_eq!(r.sampling.timesteps, None);
+        inputs.insert(
+            "timesteps".into(),
+            Tensor::new(&[1000f32, 500.0, 250.0], &Device::Cpu).unwrap(),
+        );
+        let r = request_from_inputs(&inputs).unwrap();
+        assert_eq!(r.sampling.timesteps, Some(vec![1000.0, 500.0, 250.0]));
     }
 
     #[test]
@@ -173,5 +200,12 @@ mod tests {
         );
         let e = request_from_inputs(&inputs).unwrap_err().to_string();
         assert!(e.contains("reference_images"), "{e}");
+        let mut inputs = base();
+        inputs.insert(
+            "timesteps".into(),
+            Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap(),
+        );
+        let e = request_from_inputs(&inputs).unwrap_err().to_string();
+        assert!(e.contains("timesteps"), "{e}");
     }
 }

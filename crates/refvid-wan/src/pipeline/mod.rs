@@ -35,7 +35,7 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Result, WanError};
 use crate::loading::{load_text_encoder, load_transformer};
-use crate::scheduler::{SchedulerConfig, from_config};
+use crate::scheduler::{FlowScheduler, NoiseSource, SamplerKind, SchedulerConfig, build_sampler};
 use crate::tokenizer::{PromptTokenizer, TEXT_LEN};
 use crate::transformer::WanTransformer;
 use crate::umt5::Umt5Encoder;
@@ -81,6 +81,18 @@ pub struct GenerateParams {
     pub initial_noise: Option<Tensor>,
     /// Overrides the scheduler's `flow_shift` / `shift` when given.
     pub shift: Option<f64>,
+    /// The sampler and its step list.
+    pub sampling: Sampling,
+}
+
+/// How the denoising steps are taken: which sampler, on which timesteps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sampling {
+    /// The sampler (the folder's scheduler by default).
+    pub sampler: SamplerKind,
+    /// Unshifted timesteps replacing the sampler's own schedule (`1000,750,500,250`); the
+    /// step count must then equal their number (see [`crate::scheduler::step_list`]).
+    pub timesteps: Option<Vec<f64>>,
 }
 
 impl GenerateParams {
@@ -98,6 +110,7 @@ impl GenerateParams {
             seed: 0,
             initial_noise: None,
             shift: None,
+            sampling: Sampling::default(),
         }
     }
 }
@@ -119,6 +132,9 @@ pub struct EncodedRequest {
     /// `[1, z, T + n_ref, H/8, W/8]`.
     pub noise: Tensor,
     pub shift: Option<f64>,
+    pub sampling: Sampling,
+    /// Seeds the fresh noise of the renoise sampler's steps (unused by the others).
+    pub seed: u64,
 }
 
 /// `(frames, height, width)` of a video.
@@ -223,6 +239,11 @@ impl WanVacePipeline {
     /// The scheduler config from the folder.
     pub fn scheduler_config(&self) -> &SchedulerConfig {
         &self.scheduler
+    }
+
+    /// Replaces the scheduler config (e.g. by another folder's `scheduler/`).
+    pub fn set_scheduler_config(&mut self, scheduler: SchedulerConfig) {
+        self.scheduler = scheduler;
     }
 
     /// Latent channels.
@@ -352,6 +373,8 @@ impl WanVacePipeline {
             guidance: p.guidance,
             noise,
             shift: p.shift,
+            sampling: p.sampling.clone(),
+            seed: p.seed,
         };
         self.run(&req, on_step)
     }
@@ -399,9 +422,50 @@ impl WanVacePipeline {
         context: &Tensor,
         on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
     ) -> Result<Tensor> {
+        let noise = NoiseSource::Seeded(req.seed);
+        let mut scheduler = self.scheduler_for(req, noise)?;
+        self.denoise_with_scheduler(req, context, scheduler.as_mut(), on_step)
+    }
+
+    /// The sampler a request asks for (the folder's config with the request's shift), with its
+    /// schedule set: the request's step list if it has one, else `req.steps` steps. `noise`
+    /// feeds the renoise sampler's steps.
+    pub fn scheduler_for(
+        &self,
+        req: &EncodedRequest,
+        noise: NoiseSource,
+    ) -> Result<Box<dyn FlowScheduler>> {
         if req.steps == 0 {
             return Err(WanError::Input("steps must be at least 1".into()));
         }
+        let mut cfg = self.scheduler.clone();
+        if let Some(s) = req.shift {
+            cfg.set_shift(s)?;
+        }
+        let mut scheduler = build_sampler(&cfg, req.sampling.sampler, noise);
+        match &req.sampling.timesteps {
+            Some(ts) if ts.len() != req.steps => {
+                return Err(WanError::Input(format!(
+                    "num_inference_steps is {} but {} timesteps were given; they must agree",
+                    req.steps,
+                    ts.len()
+                )));
+            }
+            Some(ts) => scheduler.set_custom_timesteps(ts)?,
+            None => scheduler.set_timesteps(req.steps)?,
+        }
+        Ok(scheduler)
+    }
+
+    /// The denoising loop with a given VACE context and a sampler whose schedule is set (see
+    /// [`scheduler_for`](Self::scheduler_for)).
+    pub fn denoise_with_scheduler(
+        &self,
+        req: &EncodedRequest,
+        context: &Tensor,
+        scheduler: &mut dyn FlowScheduler,
+        on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
+    ) -> Result<Tensor> {
         let (_, _, t, h, w) = req.noise.dims5()?;
         let (_, c, ct, ch, cw) = context.dims5()?;
         let want_c = self.transformer.config().vace_in_channels.unwrap_or(0);
@@ -412,12 +476,6 @@ impl WanVacePipeline {
             )));
         }
         let context = context.to_dtype(self.dtype)?;
-        let mut cfg = self.scheduler.clone();
-        if let Some(s) = req.shift {
-            cfg.set_shift(s)?;
-        }
-        let mut scheduler = from_config(&cfg);
-        scheduler.set_timesteps(req.steps)?;
         let model = |x: &Tensor, t: f64, text: &Tensor| -> Result<Tensor> {
             let ts = Tensor::new(&[t as f32], &self.device)?;
             let vace = VaceInput {
@@ -436,13 +494,7 @@ impl WanVacePipeline {
             negative_prompt_embeds: req.negative_prompt_embeds.as_ref(),
             scale: req.guidance,
         };
-        denoise::denoise(
-            &model,
-            scheduler.as_mut(),
-            req.noise.clone(),
-            &guidance,
-            on_step,
-        )
+        denoise::denoise(&model, scheduler, req.noise.clone(), &guidance, on_step)
     }
 
     /// Drops the `n_ref` reference frames, de-normalises and decodes: `[F, H, W, 3]` in 0..1.

@@ -8,12 +8,17 @@
 //!    f32; a final σ of 0 is appended.
 //!
 //! with `shift(σ) = s·σ / (1 + (s − 1)·σ)`. A step is `x + (σ_{i+1} − σ_i)·v`.
+//!
+//! An explicit step list (`set_custom_timesteps`, diffusers' `set_timesteps(sigmas=t/N)`): the
+//! unshifted sigmas `t/N` are rounded to f32 and shifted in f32 (numpy on an f32 array), the
+//! timesteps are `σ·N` in f32, and a final σ of 0 is appended.
 
 use candle_core::{DType, Tensor};
 
 use super::FlowScheduler;
 use super::config::EulerConfig;
 use super::numeric::linspace;
+use super::step_list::{self, shift_f32};
 use crate::error::{Result, WanError};
 
 /// The flow-matching Euler scheduler.
@@ -24,14 +29,6 @@ pub struct FlowEulerScheduler {
     sigma_min: f32,
     timesteps: Vec<f64>,
     sigmas: Vec<f32>,
-}
-
-/// The shift in f32 as torch evaluates `shift * σ / (1 + (shift − 1) * σ)` on an f32 tensor
-/// (each Python float rounded to f32 first).
-fn shift_f32(shift: f64, sigma: f32) -> f32 {
-    let s = shift as f32;
-    let s1 = (shift - 1.0) as f32;
-    (s * sigma) / (1.0 + s1 * sigma)
 }
 
 impl FlowEulerScheduler {
@@ -53,6 +50,14 @@ impl FlowEulerScheduler {
     pub fn config(&self) -> &EulerConfig {
         &self.cfg
     }
+
+    /// Stores shifted sigmas: timesteps `σ·N` in f32, then the final σ of 0.
+    fn store(&mut self, mut sigmas: Vec<f32>) {
+        let big_n = self.cfg.num_train_timesteps as f32;
+        self.timesteps = sigmas.iter().map(|&x| f64::from(x * big_n)).collect();
+        sigmas.push(0.0);
+        self.sigmas = sigmas;
+    }
 }
 
 impl FlowScheduler for FlowEulerScheduler {
@@ -69,19 +74,22 @@ impl FlowScheduler for FlowEulerScheduler {
             f64::from(self.sigma_min) * big_n,
             n,
         );
-        let mut sigmas: Vec<f32> = t
+        let sigmas: Vec<f32> = t
             .iter()
-            .map(|&t| {
-                let x = t / big_n;
-                (s * x / (1.0 + (s - 1.0) * x)) as f32
-            })
+            .map(|&t| step_list::shift_f64(s, t / big_n) as f32)
             .collect();
-        self.timesteps = sigmas
+        self.store(sigmas);
+        Ok(())
+    }
+
+    fn set_custom_timesteps(&mut self, timesteps: &[f64]) -> Result<()> {
+        let big_n = self.cfg.num_train_timesteps;
+        step_list::check(timesteps, big_n)?;
+        let sigmas = timesteps
             .iter()
-            .map(|&x| f64::from(x * self.cfg.num_train_timesteps as f32))
+            .map(|&t| shift_f32(self.cfg.shift, (t / big_n as f64) as f32))
             .collect();
-        sigmas.push(0.0);
-        self.sigmas = sigmas;
+        self.store(sigmas);
         Ok(())
     }
 
@@ -139,6 +147,24 @@ mod tests {
         let dt = -s.sigmas()[1];
         assert_eq!(y, vec![1.0 + dt, 2.0 - dt]);
         assert!(s.step(&v, 2, &x).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn custom_lists_are_shifted_and_end_at_zero() -> Result<()> {
+        let mut s = FlowEulerScheduler::new(EulerConfig::with_shift(5.0));
+        s.set_custom_timesteps(&[1000.0, 750.0, 500.0, 250.0])?;
+        assert_eq!(s.sigmas().len(), 5);
+        assert_eq!(s.sigmas()[0], 1.0);
+        assert_eq!(s.timesteps()[0], 1000.0);
+        assert!((s.sigmas()[1] - 0.9375).abs() < 1e-7, "{:?}", s.sigmas());
+        assert!(
+            (s.timesteps()[3] - 625.0).abs() < 1e-4,
+            "{:?}",
+            s.timesteps()
+        );
+        assert_eq!(s.sigmas()[4], 0.0);
+        assert!(s.set_custom_timesteps(&[250.0, 500.0]).is_err());
         Ok(())
     }
 }

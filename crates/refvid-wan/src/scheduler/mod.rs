@@ -6,6 +6,10 @@
 //!   do not implement are errors naming the key.
 //! - [`unipc`]: [`UniPcScheduler`], the multistep predictor-corrector (`bh1`/`bh2`, any order).
 //! - [`euler`]: [`FlowEulerScheduler`], one Euler step along the flow.
+//! - [`renoise`]: [`RenoiseSampler`], the x0-then-renoise sampler of step-distilled (DMD /
+//!   Self-Forcing / LightX2V) models.
+//! - [`step_list`]: explicit step lists (`1000,750,500,250`): parsing, checks, the shift.
+//! - [`sampler`]: [`SamplerKind`], which of the above a run uses, built from the folder's config.
 //! - [`numeric`]: numpy's `linspace` and a small linear solver, reproduced bit for bit where
 //!   diffusers' schedule depends on them.
 //!
@@ -24,6 +28,9 @@
 pub mod config;
 pub mod euler;
 pub mod numeric;
+pub mod renoise;
+pub mod sampler;
+pub mod step_list;
 pub mod unipc;
 
 use std::path::Path;
@@ -32,18 +39,24 @@ use candle_core::Tensor;
 
 pub use config::{EulerConfig, SchedulerConfig, UniPcConfig};
 pub use euler::FlowEulerScheduler;
+pub use renoise::{NoiseSource, RenoiseSampler};
+pub use sampler::{SamplerKind, build_sampler};
 pub use unipc::UniPcScheduler;
 
 use crate::error::Result;
 
 /// A flow-matching sampler: the schedule of timesteps and the update from one to the next.
 ///
-/// Use: [`set_timesteps`](FlowScheduler::set_timesteps), then for each `i` in
+/// Use: [`set_timesteps`](FlowScheduler::set_timesteps) (or
+/// [`set_custom_timesteps`](FlowScheduler::set_custom_timesteps)), then for each `i` in
 /// `0..timesteps().len()` evaluate the model at `timesteps()[i]` and call
 /// [`step`](FlowScheduler::step) with that `i`, in order.
 pub trait FlowScheduler: Send {
     /// Builds the schedule for `n` inference steps and resets the step state.
     fn set_timesteps(&mut self, n: usize) -> Result<()>;
+    /// Builds the schedule from an explicit list of unshifted timesteps (see [`step_list`]:
+    /// checked there, shifted here, a final sigma of 0 appended) and resets the step state.
+    fn set_custom_timesteps(&mut self, timesteps: &[f64]) -> Result<()>;
     /// The model timesteps (what the transformer receives), one per step.
     fn timesteps(&self) -> &[f64];
     /// The sigmas, one per step plus the final one (`timesteps().len() + 1` values).

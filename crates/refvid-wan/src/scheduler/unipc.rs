@@ -4,7 +4,9 @@
 //! Schedule (`set_timesteps(n)`, f64 as numpy): `σ = linspace(1, 1/N, n+1)[..n]`, shifted by
 //! `s·σ / (1 + (s − 1)·σ)` with `s = flow_shift`; `σ_0 −= 1e-6` when it is 1; timesteps
 //! `⌊σ·N⌋` (integers, as diffusers casts them to int64); then the final σ (0, or the last σ for
-//! `final_sigmas_type = "sigma_min"`) is appended and the sigmas are stored as f32.
+//! `final_sigmas_type = "sigma_min"`) is appended and the sigmas are stored as f32. An explicit
+//! step list (`set_custom_timesteps`, diffusers' `set_timesteps(sigmas=t/N)`) replaces the
+//! linspace by `t/N` and goes through the same shift, nudge and truncation.
 //!
 //! A step (diffusers' `step`): the model's velocity `v` becomes the data prediction
 //! `x0 = x − σ_i·v`; if a previous step exists the UniC corrector refines the current sample with
@@ -19,6 +21,7 @@ use candle_core::{DType, Tensor};
 use super::FlowScheduler;
 use super::config::UniPcConfig;
 use super::numeric::{linspace, solve};
+use super::step_list;
 use crate::error::{Result, WanError};
 
 /// The UniPC multistep scheduler on flow sigmas.
@@ -60,6 +63,35 @@ fn alpha_sigma_lambda(sigma: f32) -> (f32, f32, f32) {
 }
 
 impl UniPcScheduler {
+    /// Shifts unshifted flow sigmas (f64, as numpy), nudges a first σ of 1 down by 1e-6, stores
+    /// the timesteps `⌊σ·N⌋` and the sigmas (f32) with the final one, and resets the step state.
+    fn store(&mut self, unshifted: &[f64]) {
+        let big_n = self.cfg.num_train_timesteps as f64;
+        let s = self.cfg.flow_shift;
+        let mut sig: Vec<f64> = unshifted
+            .iter()
+            .map(|&x| step_list::shift_f64(s, x))
+            .collect();
+        let eps = 1e-6;
+        if (sig[0] - 1.0).abs() < eps {
+            sig[0] -= eps;
+        }
+        // numpy's astype(int64) truncates toward zero.
+        self.timesteps = sig.iter().map(|&x| (x * big_n).trunc()).collect();
+        let last = if self.cfg.final_sigmas_type == "sigma_min" {
+            sig[sig.len() - 1]
+        } else {
+            0.0
+        };
+        sig.push(last);
+        self.sigmas = sig.into_iter().map(|x| x as f32).collect();
+        self.model_outputs = vec![None; self.cfg.solver_order];
+        self.last_sample = None;
+        self.lower_order_nums = 0;
+        self.this_order = 0;
+        self.step_index = 0;
+    }
+
     /// A scheduler for a validated config (see [`UniPcConfig::validate`]).
     pub fn new(cfg: UniPcConfig) -> Self {
         let order = cfg.solver_order;
@@ -229,29 +261,16 @@ impl FlowScheduler for UniPcScheduler {
             ));
         }
         let big_n = self.cfg.num_train_timesteps as f64;
-        let s = self.cfg.flow_shift;
-        let mut sig: Vec<f64> = linspace(1.0, 1.0 / big_n, n + 1)[..n]
-            .iter()
-            .map(|&x| s * x / (1.0 + (s - 1.0) * x))
-            .collect();
-        let eps = 1e-6;
-        if (sig[0] - 1.0).abs() < eps {
-            sig[0] -= eps;
-        }
-        // numpy's astype(int64) truncates toward zero.
-        self.timesteps = sig.iter().map(|&x| (x * big_n).trunc()).collect();
-        let last = if self.cfg.final_sigmas_type == "sigma_min" {
-            sig[n - 1]
-        } else {
-            0.0
-        };
-        sig.push(last);
-        self.sigmas = sig.into_iter().map(|x| x as f32).collect();
-        self.model_outputs = vec![None; self.cfg.solver_order];
-        self.last_sample = None;
-        self.lower_order_nums = 0;
-        self.this_order = 0;
-        self.step_index = 0;
+        let unshifted = &linspace(1.0, 1.0 / big_n, n + 1)[..n];
+        self.store(unshifted);
+        Ok(())
+    }
+
+    fn set_custom_timesteps(&mut self, timesteps: &[f64]) -> Result<()> {
+        let big_n = self.cfg.num_train_timesteps;
+        step_list::check(timesteps, big_n)?;
+        let unshifted: Vec<f64> = timesteps.iter().map(|&t| t / big_n as f64).collect();
+        self.store(&unshifted);
         Ok(())
     }
 
@@ -322,6 +341,17 @@ mod tests {
         assert_eq!(s.timesteps()[0], 999.0);
         assert!(s.timesteps().windows(2).all(|w| w[0] > w[1]));
         assert!(s.timesteps().iter().all(|t| t.fract() == 0.0));
+    }
+
+    #[test]
+    fn custom_lists_truncate_to_integer_timesteps() -> Result<()> {
+        let mut s = UniPcScheduler::new(UniPcConfig::wan(5.0));
+        s.set_custom_timesteps(&[1000.0, 750.0, 500.0, 250.0])?;
+        assert_eq!(s.timesteps(), &[999.0, 937.0, 833.0, 625.0]);
+        assert_eq!(s.sigmas()[0], (1.0f64 - 1e-6) as f32);
+        assert_eq!(s.sigmas()[4], 0.0);
+        assert!(s.set_custom_timesteps(&[1000.0, 1000.0]).is_err());
+        Ok(())
     }
 
     #[test]

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Builds the parity fixtures of refvid-wan's fast paths (run by hand, never in CI).
+
+    REFVID_WAN_VENV=/work/main/.venv-wan python3 crates/refvid-wan/scripts/make_fast_fixtures.py
+
+Writes, under crates/refvid-wan/tests/fixtures/fast/ (see the fixtures README, "Fast"):
+  step_lists.json, step_lists.safetensors
+      diffusers' UniPCMultistepScheduler (flow sigmas) and FlowMatchEulerDiscreteScheduler given
+      explicit step lists as `set_timesteps(sigmas=t / 1000)`: sigmas and timesteps;
+  euler_scheduler/scheduler_config.json
+      a FlowMatchEulerDiscreteScheduler config (shift 5) for the tiny pipeline;
+  few_step.safetensors
+      the tiny reference-to-video pipeline (tiny-vace-r2v) run by diffusers with a 4-step list
+      set on its scheduler and guidance 1 (one transformer pass per step), with the folder's
+      UniPC and with flow Euler: the latents after every step and the frames;
+  renoise.safetensors
+      the x0-then-renoise loop of LightX2V's WanStepDistillScheduler (their 1000-entry shifted
+      sigma table indexed at 1000 - t) on the same model and conditioning, with the fresh noise of
+      every step saved: latents after every step, timesteps, sigmas, frames.
+
+It reuses the venv and helpers of make_fixtures.py and the tiny pipeline folder written by
+make_pipeline_fixtures.py (it changes neither). Everything is seeded; re-runs write the same bytes.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_fixtures import FIXTURES, ensure_venv, save_tensors  # noqa: E402
+
+FAST = FIXTURES / "fast"
+R2V = FIXTURES / "tiny-vace-r2v"
+
+# The published 4-step list of LightX2V / Self-Forcing and another uneven one.
+STEP_LISTS = {
+    "lightx2v": [1000.0, 750.0, 500.0, 250.0],
+    "uneven": [987.5, 800.0, 431.0, 90.25, 3.0],
+}
+SHIFTS = [1.0, 3.0, 5.0, 8.0]
+
+# The few-step pipeline runs: 64x48, 9 frames, the two references of pipeline_inputs.
+FEW_STEPS = [1000.0, 750.0, 500.0, 250.0]
+FEW_SHIFT = 5.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedules
+
+def unshifted_sigmas(timesteps):
+    """What a caller passes to diffusers' `set_timesteps(sigmas=...)`: t / 1000 in f64 (the
+    timesteps themselves as the f32 the parity command reads)."""
+    import numpy as np
+
+    return np.asarray(timesteps, dtype=np.float32).astype(np.float64) / 1000.0
+
+
+def make_step_lists():
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+
+    cases, tensors = [], {}
+    for list_name, steps in STEP_LISTS.items():
+        for shift in SHIFTS:
+            for kind in ("unipc", "euler"):
+                if kind == "unipc":
+                    s = UniPCMultistepScheduler(prediction_type="flow_prediction",
+                                                use_flow_sigmas=True, flow_shift=shift)
+                else:
+                    s = FlowMatchEulerDiscreteScheduler(shift=shift)
+                s.set_timesteps(sigmas=unshifted_sigmas(steps))
+                name = f"{kind}_{list_name}_s{shift:g}"
+                tensors[f"{name}.sigmas"] = s.sigmas.to(torch.float32)
+                tensors[f"{name}.timesteps"] = s.timesteps.to(torch.float64)
+                cases.append({"name": name, "kind": kind, "shift": shift, "timesteps": steps})
+    save_tensors(FAST / "step_lists.safetensors", tensors)
+    (FAST / "step_lists.json").write_text(json.dumps(cases, indent=1) + "\n")
+    print(f"step lists: {len(cases)} schedules")
+
+
+# ---------------------------------------------------------------------------------------------
+# The tiny pipeline, loaded from its folder
+
+def load_module(cls, folder):
+    """A diffusers model from its folder without `accelerate` (from_pretrained wants it for the
+    modules kept in f32): the config, then the state dict of every safetensors file."""
+    from safetensors.torch import load_file
+
+    config = json.loads((folder / "config.json").read_text())
+    model = cls.from_config(config)
+    state = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        state.update(load_file(str(f)))
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def tiny_pipeline(scheduler=None):
+    from diffusers import AutoencoderKLWan, WanVACETransformer3DModel
+    from make_pipeline_fixtures import build_pipeline
+
+    vae = load_module(AutoencoderKLWan, R2V / "vae")
+    tr = load_module(WanVACETransformer3DModel, R2V / "transformer")
+    pipe = build_pipeline(vae, tr)
+    if scheduler is not None:
+        pipe.scheduler = scheduler
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def pipeline_inputs():
+    from safetensors.torch import load_file
+
+    return load_file(str(FIXTURES / "pipeline_inputs.safetensors"))
+
+
+def references(inputs):
+    import PIL.Image
+
+    out, i = [], 0
+    while f"reference_rgb8.{i}" in inputs:
+        out.append(PIL.Image.fromarray(inputs[f"reference_rgb8.{i}"].numpy(), "RGB"))
+        i += 1
+    return out
+
+
+def with_step_list(scheduler, steps):
+    """Makes the pipeline's own `set_timesteps(n, device)` call use the step list."""
+    original = scheduler.set_timesteps
+    sig = unshifted_sigmas(steps)
+
+    def set_timesteps(num_inference_steps=None, device=None, **kw):
+        assert num_inference_steps == len(steps), "num_inference_steps must equal S"
+        original(device=device, sigmas=sig)
+
+    scheduler.set_timesteps = set_timesteps
+    return scheduler
+
+
+def run_recorded(pipe, inputs, steps, guidance, record, **extra):
+    import torch
+
+    def on_step(p, i, t, kw):
+        record[f"latents.{i}"] = kw["latents"].clone()
+        record[f"timestep.{i}"] = torch.tensor(float(t), dtype=torch.float64)
+        return {}
+
+    with torch.no_grad():
+        frames = pipe(
+            prompt_embeds=inputs["prompt_embeds"],
+            negative_prompt_embeds=inputs["negative_prompt_embeds"] if guidance > 1 else None,
+            reference_images=references(inputs), height=int(inputs["height"]),
+            width=int(inputs["width"]), num_frames=int(inputs["num_frames"]),
+            num_inference_steps=steps, guidance_scale=guidance, latents=inputs["latents"].clone(),
+            output_type="np", callback_on_step_end=on_step, **extra,
+        ).frames
+    record["video"] = torch.from_numpy(frames[0])
+    return record
+
+
+# ---------------------------------------------------------------------------------------------
+# Few-step runs through diffusers' pipeline
+
+def euler_scheduler():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(shift=FEW_SHIFT)
+
+
+def make_few_step():
+    import torch
+    from diffusers import UniPCMultistepScheduler
+
+    inputs = pipeline_inputs()
+    euler_scheduler().save_pretrained(str(FAST / "euler_scheduler"))
+    out = {"timesteps": torch.tensor(FEW_STEPS, dtype=torch.float32),
+           "flow_shift": torch.tensor(FEW_SHIFT, dtype=torch.float32)}
+    unipc = UniPCMultistepScheduler.from_pretrained(str(R2V / "scheduler"), flow_shift=FEW_SHIFT)
+    for name, sched in (("unipc", unipc), ("euler", euler_scheduler())):
+        pipe = tiny_pipeline(with_step_list(sched, FEW_STEPS))
+        rec = run_recorded(pipe, inputs, len(FEW_STEPS), 1.0, {})
+        out.update({f"{name}.{k}": v for k, v in rec.items()})
+    save_tensors(FAST / "few_step.safetensors", out)
+    print("few-step runs:", [k for k in out if k.endswith("timestep.0")])
+
+
+# ---------------------------------------------------------------------------------------------
+# The x0-then-renoise loop (LightX2V WanStepDistillScheduler.step_post)
+
+def lightx2v_schedule(steps, shift):
+    """LightX2V's set_denoising_timesteps: a 1000-entry shifted table indexed at 1000 - t."""
+    import torch
+
+    sigmas = torch.linspace(1.0, 0.0, 1001)[:-1]
+    sigmas = shift * sigmas / (1 + (shift - 1) * sigmas)
+    index = [1000 - int(t) for t in steps]
+    return sigmas[index] * 1000, sigmas[index]
+
+
+def conditioning(pipe, inputs):
+    import torch
+
+    dev = torch.device("cpu")
+    h, w, f = int(inputs["height"]), int(inputs["width"]), int(inputs["num_frames"])
+    with torch.no_grad():
+        video, mask, ref_pre = pipe.preprocess_conditions(
+            None, None, references(inputs), 1, h, w, f, torch.float32, dev)
+        cond = pipe.prepare_video_latents(video, mask, ref_pre, None, dev)
+        return torch.cat([cond, pipe.prepare_masks(mask, ref_pre, None)], dim=1)
+
+
+def decode(pipe, latents, n_ref):
+    import torch
+
+    with torch.no_grad():
+        z = latents[:, :, n_ref:]
+        mean = torch.tensor(pipe.vae.config.latents_mean).view(1, -1, 1, 1, 1)
+        inv = 1.0 / torch.tensor(pipe.vae.config.latents_std).view(1, -1, 1, 1, 1)
+        video = pipe.vae.decode(z / inv + mean, return_dict=False)[0]
+        return pipe.video_processor.postprocess_video(video, output_type="np")[0]
+
+
+def make_renoise():
+    import torch
+
+    inputs = pipeline_inputs()
+    pipe = tiny_pipeline()
+    cond = conditioning(pipe, inputs)
+    timesteps, sigmas = lightx2v_schedule(FEW_STEPS, FEW_SHIFT)
+    g = torch.Generator().manual_seed(50)
+    x = inputs["latents"].clone()
+    out = {"timesteps_in": torch.tensor(FEW_STEPS, dtype=torch.float32),
+           "flow_shift": torch.tensor(FEW_SHIFT, dtype=torch.float32),
+           "timesteps": timesteps.to(torch.float64), "sigmas": sigmas}
+    scale = torch.ones(len(pipe.transformer.config.vace_layers))
+    with torch.no_grad():
+        for i, t in enumerate(timesteps):
+            v = pipe.transformer(hidden_states=x, timestep=t.expand(1),
+                                 encoder_hidden_states=inputs["prompt_embeds"],
+                                 control_hidden_states=cond, control_hidden_states_scale=scale,
+                                 return_dict=False)[0]
+            x = x.float() - sigmas[i].item() * v.float()
+            if i < len(timesteps) - 1:
+                eps = torch.randn(x.shape, dtype=torch.float32, generator=g)
+                out[f"noise.{i}"] = eps
+                nxt = sigmas[i + 1].item()
+                x = (1 - nxt) * x + nxt * eps
+            out[f"latents.{i}"] = x.clone()
+    n_ref = len(references(inputs))
+    out["video"] = torch.from_numpy(decode(pipe, x, n_ref))
+    save_tensors(FAST / "renoise.safetensors", out)
+    print("renoise run: timesteps", [round(float(t), 3) for t in timesteps])
+
+
+def main():
+    ensure_venv()
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    FAST.mkdir(exist_ok=True)
+    make_step_lists()
+    make_few_step()
+    make_renoise()
+
+
+if __name__ == "__main__":
+    main()
