@@ -51,7 +51,10 @@ pub struct TaskInfo {
 /// not reached yet (never `""`: the hosted service's typed clients parse them as integers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DebugInfo {
-    /// Always `""` for now.
+    /// `""` until the task ends; then what rendered it as a compact JSON object string, e.g.
+    /// `{"engine":"wan","model":"Wan2.1-VACE-1.3B-diffusers"}` (`engine` always, other keys
+    /// where they apply).
+    #[schema(example = "{\"engine\":\"compositor\"}")]
     pub request_info: String,
     /// When the task was accepted.
     #[schema(pattern = "^[0-9]+$", example = "1764000000000")]

@@ -87,6 +87,13 @@ pub trait AudioEngine: Send + Sync {
     fn name(&self) -> &'static str;
     /// The track for `req`, or `None` when neither `bgm` nor `audio` is asked for.
     fn render(&self, req: &AudioRequest) -> Result<Option<Pcm>, AudioError>;
+
+    /// What the user should know about how `req` was voiced or scored (e.g. a `voice_id`
+    /// replaced by a default voice), as `(key, value)` pairs for the task's
+    /// `debug_info.request_info`. Asked after a successful [`render`](Self::render).
+    fn notes(&self, _req: &AudioRequest) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// The built-in synthesizer.

@@ -93,6 +93,13 @@ pub trait Engine: Send + Sync {
     /// A short stable name, e.g. `compositor` or `wan`.
     fn name(&self) -> &'static str;
 
+    /// What this engine is, as `(key, value)` pairs for the task's `debug_info.request_info`
+    /// (the worker writes them as one JSON object, in this order). An engine overrides it to add
+    /// e.g. `("model", …)` or `("preset", …)`; keep `("engine", name)` first.
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        vec![("engine", self.name().to_string())]
+    }
+
     /// Renders `job.frame_count` frames into `sink`, calling `progress` as it goes.
     fn render(
         &self,

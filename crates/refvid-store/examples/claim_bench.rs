@@ -46,6 +46,7 @@ async fn throughput(store: Arc<dyn TaskStore>, workers: usize) -> f64 {
             let out = Outputs {
                 video_key: "v".into(),
                 cover_key: None,
+                request_info: String::new(),
             };
             while let Some(t) = store
                 .claim(&name, now_ms(), now_ms() + 60_000)

@@ -23,6 +23,7 @@ fn out(video: &str) -> Outputs {
     Outputs {
         video_key: video.into(),
         cover_key: Some(format!("{video}.jpg")),
+        request_info: r#"{"engine":"test"}"#.into(),
     }
 }
 
@@ -133,6 +134,10 @@ async fn completed_tasks_are_never_claimed_again(store: &impl TaskStore) {
     let rec = store.get("a").await.unwrap().unwrap();
     assert_eq!(rec.state, State::Succeed);
     assert_eq!((rec.progress, rec.complete_ms), (100, Some(500)));
+    assert_eq!(
+        rec.request_info, r#"{"engine":"test"}"#,
+        "kept when it ends"
+    );
     assert_eq!(rec.output_key.as_deref(), Some("videos/a.mp4"));
     assert_eq!(rec.cover_key.as_deref(), Some("videos/a.mp4.jpg"));
     assert_eq!(store.reclaim_expired(i64::MAX).await.unwrap(), 0);
@@ -160,14 +165,18 @@ async fn expired_leases_are_requeued_until_attempts_run_out(store: &impl TaskSto
 
 async fn transient_failures_retry_after_their_time(store: &impl TaskStore) {
     store.submit(&task("a", 10)).await.unwrap();
-    store.claim("w1", 100, 1000).await.unwrap().unwrap();
+    let claimed = store.claim("w1", 100, 1000).await.unwrap().unwrap();
+    assert_eq!(claimed.record.request_info, "", "nothing until it ends");
     let retry = Failure {
         reason: "blob store down".into(),
         now_ms: 200,
         retry_at_ms: Some(5000),
+        request_info: r#"{"engine":"test"}"#.into(),
     };
     assert!(store.fail("a", "w1", &retry).await.unwrap());
-    assert_eq!(store.get("a").await.unwrap().unwrap().state, State::Queued);
+    let rec = store.get("a").await.unwrap().unwrap();
+    assert_eq!(rec.state, State::Queued);
+    assert_eq!(rec.request_info, "", "a queued task has not ended");
     assert!(store.claim("w1", 4999, 9000).await.unwrap().is_none());
     assert!(store.claim("w1", 5000, 9000).await.unwrap().is_some());
 }
@@ -179,6 +188,7 @@ async fn final_failures_keep_their_reason(store: &impl TaskStore) {
         reason: "image 1 is too small".into(),
         now_ms: 300,
         retry_at_ms: None,
+        request_info: r#"{"engine":"test","model":"m"}"#.into(),
     };
     assert!(store.fail("a", "w1", &fatal).await.unwrap());
     let rec = store.get("a").await.unwrap().unwrap();
@@ -186,6 +196,7 @@ async fn final_failures_keep_their_reason(store: &impl TaskStore) {
         (rec.state, rec.reason.as_str(), rec.complete_ms),
         (State::Failed, "image 1 is too small", Some(300))
     );
+    assert_eq!(rec.request_info, r#"{"engine":"test","model":"m"}"#);
     assert!(store.claim("w1", 10_000, 20_000).await.unwrap().is_none());
 }
 

@@ -49,7 +49,7 @@ pub fn result_document(record: &TaskRecord, videos: Vec<VideoOut>) -> TaskResult
             seed: record.seed.to_string(),
             enable_nsfw_detection: false,
             debug_info: DebugInfo {
-                request_info: String::new(),
+                request_info: record.request_info.clone(),
                 submit_time_ms: ms(Some(record.submit_ms)),
                 execute_time_ms: ms(record.execute_ms),
                 complete_time_ms: ms(record.complete_ms),

@@ -82,6 +82,9 @@ pub struct TaskRecord {
     pub output_key: Option<String>,
     /// The JPEG cover frame of a finished task.
     pub cover_key: Option<String>,
+    /// What rendered the task (engine, model, notes) as a compact JSON object string; `""`
+    /// until the task ends, and for a task cancelled or failed before a worker reported.
+    pub request_info: String,
 }
 
 /// The blobs a finished task produced.
@@ -89,6 +92,8 @@ pub struct TaskRecord {
 pub struct Outputs {
     pub video_key: String,
     pub cover_key: Option<String>,
+    /// What rendered the task, as a compact JSON object string (see [`TaskRecord::request_info`]).
+    pub request_info: String,
 }
 
 /// A task handed to a worker.
@@ -115,6 +120,9 @@ pub struct Failure {
     pub now_ms: i64,
     /// `Some(time)`: a transient fault, try again from then if attempts remain.
     pub retry_at_ms: Option<i64>,
+    /// What was rendering the task, stored when this failure ends it (see
+    /// [`TaskRecord::request_info`]); dropped when the task is queued again.
+    pub request_info: String,
 }
 
 /// A webhook delivery handed to a deliverer.

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 macro_rules! record_columns {
     () => {
         "id, key_id, seed, status, reason, progress, eta_s, submit_ms, execute_ms, complete_ms, \
-         attempts, output_key, cover_key"
+         attempts, output_key, cover_key, request_info"
     };
 }
 
@@ -269,7 +269,8 @@ impl TaskStore for PgStore {
     ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE tasks SET status = 'SUCCEED', progress = 100, eta_s = 0, output_key = $1, \
-               cover_key = $2, complete_ms = $3, lease_owner = NULL, lease_expires_ms = NULL, reason = '' \
+               cover_key = $2, complete_ms = $3, lease_owner = NULL, lease_expires_ms = NULL, reason = '', \
+               request_info = $6 \
              WHERE id = $4 AND lease_owner = $5 AND status = 'PROCESSING'",
         )
         .bind(&outputs.video_key)
@@ -277,6 +278,7 @@ impl TaskStore for PgStore {
         .bind(now_ms)
         .bind(id)
         .bind(worker)
+        .bind(&outputs.request_info)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -289,6 +291,7 @@ impl TaskStore for PgStore {
                run_after_ms = CASE WHEN $1 >= 0 THEN $1 ELSE run_after_ms END, \
                complete_ms = CASE WHEN $1 >= 0 AND attempts < max_attempts THEN NULL ELSE $2 END, \
                reason = CASE WHEN $1 >= 0 AND attempts < max_attempts THEN '' ELSE $3 END, \
+               request_info = CASE WHEN $1 >= 0 AND attempts < max_attempts THEN '' ELSE $6 END, \
                eta_s = 0, lease_owner = NULL, lease_expires_ms = NULL \
              WHERE id = $4 AND lease_owner = $5 AND status = 'PROCESSING'",
         )
@@ -297,6 +300,7 @@ impl TaskStore for PgStore {
         .bind(&failure.reason)
         .bind(id)
         .bind(worker)
+        .bind(&failure.request_info)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

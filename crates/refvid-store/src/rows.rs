@@ -58,6 +58,7 @@ pub(crate) fn task_record(row: &impl PlainRow) -> Result<TaskRecord> {
         attempts: row.int("attempts")? as u32,
         output_key: row.opt_text("output_key")?,
         cover_key: row.opt_text("cover_key")?,
+        request_info: row.text("request_info")?,
     })
 }
 

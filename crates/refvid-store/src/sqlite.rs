@@ -20,7 +20,7 @@ use std::time::Duration;
 macro_rules! record_columns {
     () => {
         "id, key_id, seed, status, reason, progress, eta_s, submit_ms, execute_ms, complete_ms, \
-         attempts, output_key, cover_key"
+         attempts, output_key, cover_key, request_info"
     };
 }
 
@@ -250,12 +250,13 @@ impl TaskStore for SqliteStore {
     ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE tasks SET status = 'SUCCEED', progress = 100, eta_s = 0, output_key = ?, cover_key = ?, \
-               complete_ms = ?, lease_owner = NULL, lease_expires_ms = NULL, reason = '' \
+               complete_ms = ?, lease_owner = NULL, lease_expires_ms = NULL, reason = '', request_info = ? \
              WHERE id = ? AND lease_owner = ? AND status = 'PROCESSING'",
         )
         .bind(&outputs.video_key)
         .bind(&outputs.cover_key)
         .bind(now_ms)
+        .bind(&outputs.request_info)
         .bind(id)
         .bind(worker)
         .execute(&self.pool)
@@ -271,6 +272,7 @@ impl TaskStore for SqliteStore {
                run_after_ms = CASE WHEN ? >= 0 THEN ? ELSE run_after_ms END, \
                complete_ms = CASE WHEN ? >= 0 AND attempts < max_attempts THEN NULL ELSE ? END, \
                reason = CASE WHEN ? >= 0 AND attempts < max_attempts THEN '' ELSE ? END, \
+               request_info = CASE WHEN ? >= 0 AND attempts < max_attempts THEN '' ELSE ? END, \
                eta_s = 0, lease_owner = NULL, lease_expires_ms = NULL \
              WHERE id = ? AND lease_owner = ? AND status = 'PROCESSING'",
         )
@@ -281,6 +283,8 @@ impl TaskStore for SqliteStore {
         .bind(failure.now_ms)
         .bind(retry_at)
         .bind(&failure.reason)
+        .bind(retry_at)
+        .bind(&failure.request_info)
         .bind(id)
         .bind(worker)
         .execute(&self.pool)

@@ -1,7 +1,8 @@
 //! Running one claimed task: references, engine, encoder, upload, and the task's end.
 
+use crate::request_info::{Note, request_info};
 use crate::sink::{EncoderSink, WatermarkSink, encode_cover};
-use crate::sound::{SoundPlan, SoundTimings, sound_track};
+use crate::sound::{Sound, SoundPlan, sound_track};
 use crate::stage_metrics::{Outcome, Stage};
 use crate::{Worker, now_ms, references};
 use refvid_api::{Movement, OUTPUT_FPS, TaskSpec};
@@ -81,19 +82,30 @@ impl Worker {
         let seed = task.record.seed as u64;
         let job = job_of(&spec, subjects, seed);
         let post = post_plan(&spec, seed, &self.settings.watermark, &self.audio)?;
-        let rendered = self.render(job, post, shared.clone()).await?;
+        let mut rendered = self.render(job, post, shared.clone()).await?;
         self.metrics
             .observe(Stage::Generate, rendered.generate_time);
         self.metrics.observe(Stage::Encode, rendered.encode_time);
         shared.permille.store(UPLOAD_START, Ordering::Relaxed);
         let uploading = Instant::now();
-        let outputs = self.upload(&task.record.id, rendered).await?;
+        let info = self.request_info(std::mem::take(&mut rendered.notes));
+        let outputs = self.upload(&task.record.id, rendered, info).await?;
         self.metrics.observe(Stage::Upload, uploading.elapsed());
         Ok(outputs)
     }
 
+    /// The task's `request_info`: the engine's description, then the stages' notes.
+    fn request_info(&self, notes: Vec<Note>) -> String {
+        request_info(self.engine.describe().into_iter().chain(notes))
+    }
+
     /// Stores the video and its cover; storage faults are transient (the task runs again).
-    async fn upload(&self, id: &str, rendered: Rendered) -> Result<Outputs, TaskError> {
+    async fn upload(
+        &self,
+        id: &str,
+        rendered: Rendered,
+        request_info: String,
+    ) -> Result<Outputs, TaskError> {
         let storing = |e: refvid_blob::BlobError| {
             TaskError::Transient(format!("storing the video failed: {e}"))
         };
@@ -113,6 +125,7 @@ impl Worker {
         Ok(Outputs {
             video_key,
             cover_key,
+            request_info,
         })
     }
 
@@ -172,6 +185,7 @@ impl Worker {
                     reason,
                     now_ms: now_ms(),
                     retry_at_ms: None,
+                    request_info: self.request_info(Vec::new()),
                 };
                 self.store.fail(id, worker, &failure).await
             }
@@ -181,6 +195,7 @@ impl Worker {
                     reason,
                     now_ms: now_ms(),
                     retry_at_ms: Some(now_ms() + delay),
+                    request_info: self.request_info(Vec::new()),
                 };
                 self.store.fail(id, worker, &failure).await
             }
@@ -212,6 +227,8 @@ struct Rendered {
     generate_time: Duration,
     /// H.264, sound synthesis, AAC and muxing.
     encode_time: Duration,
+    /// The post-processing stages' notes for `request_info`.
+    notes: Vec<Note>,
 }
 
 fn render_blocking(
@@ -240,17 +257,18 @@ fn render_blocking(
     };
     rendered.map_err(|e| engine_failure(e, shared))?;
     let render_time = started.elapsed();
-    let (audio, sound_time) = match &post.sound {
+    let sound = match &post.sound {
         Some(plan) => sound_track(plan, job.frame_count, job.fps, &sink.motion)?,
-        None => (None, SoundTimings::default()),
+        None => Sound::default(),
     };
+    let sound_time = sound.timings;
     let cover = sink
         .cover
         .as_ref()
         .and_then(|frame| encode_cover(frame).ok());
     let (video, stats) = sink
         .writer
-        .finish_with_audio(audio.as_ref())
+        .finish_with_audio(sound.track.as_ref())
         .map_err(|e| TaskError::Final(format!("encoding the video failed: {e}")))?;
     tracing::info!(
         render_and_encode_ms = render_time.as_millis() as u64,
@@ -266,6 +284,7 @@ fn render_blocking(
         cover,
         generate_time: render_time.saturating_sub(stats.encode_time),
         encode_time,
+        notes: sound.notes,
     })
 }
 
@@ -327,6 +346,8 @@ pub struct LocalVideo {
     pub video: Vec<u8>,
     /// The JPEG cover frame.
     pub cover: Option<Vec<u8>>,
+    /// What rendered it, as a served task's `debug_info.request_info` would say.
+    pub request_info: String,
 }
 
 /// What a one-shot render needs besides the request.
@@ -369,9 +390,11 @@ pub async fn render_request(
         .map_err(|_| "the video engine failed unexpectedly while rendering".to_string())?
         .map_err(describe)?;
     progress(1.0);
+    let pairs = with.engine.describe().into_iter().chain(rendered.notes);
     Ok(LocalVideo {
         video: rendered.video,
         cover: rendered.cover,
+        request_info: request_info(pairs),
     })
 }
 

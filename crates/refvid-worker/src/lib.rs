@@ -6,6 +6,7 @@
 
 mod execute;
 mod references;
+pub mod request_info;
 mod sink;
 mod sound;
 pub mod stage_metrics;

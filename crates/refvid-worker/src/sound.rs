@@ -1,6 +1,7 @@
 //! The clip's sound: asks the audio engine for music and/or a sound track, encodes it as AAC.
 
 use crate::execute::TaskError;
+use crate::request_info::Note;
 use refvid_audio::{AudioEngine, AudioRequest, encode_aac_lc};
 use refvid_media::AacAudio;
 use std::time::{Duration, Instant};
@@ -25,13 +26,23 @@ pub struct SoundTimings {
     pub aac: Duration,
 }
 
+/// What the sound stage made.
+#[derive(Default)]
+pub struct Sound {
+    /// The AAC track; `None` when the audio engine made none.
+    pub track: Option<AacAudio>,
+    pub timings: SoundTimings,
+    /// The audio engine's notes for `request_info` (e.g. a voice fallback).
+    pub notes: Vec<Note>,
+}
+
 /// The AAC track for a clip of `frames` frames at `fps`, shaped by the per-frame `motion`.
 pub fn sound_track(
     plan: &SoundPlan,
     frames: u32,
     fps: u32,
     motion: &[f32],
-) -> Result<(Option<AacAudio>, SoundTimings), TaskError> {
+) -> Result<Sound, TaskError> {
     let request = AudioRequest {
         prompt: plan.prompt.clone(),
         seed: plan.seed,
@@ -46,8 +57,9 @@ pub fn sound_track(
         TaskError::Final(format!("making the sound track failed: {e}"))
     };
     let Some(pcm) = plan.engine.render(&request).map_err(failed)? else {
-        return Ok((None, SoundTimings::default()));
+        return Ok(Sound::default());
     };
+    let notes = plan.engine.notes(&request);
     let synth = started.elapsed();
     let track = encode_aac_lc(&pcm, AAC_BITRATE).map_err(failed)?;
     let aac = AacAudio {
@@ -55,11 +67,12 @@ pub fn sound_track(
         channels: track.channels,
         adts_frames: track.adts,
     };
-    Ok((
-        Some(aac),
-        SoundTimings {
+    Ok(Sound {
+        track: Some(aac),
+        timings: SoundTimings {
             synth,
             aac: started.elapsed() - synth,
         },
-    ))
+        notes,
+    })
 }

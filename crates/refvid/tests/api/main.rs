@@ -12,6 +12,7 @@ mod ent;
 mod faults;
 mod openapi;
 mod references;
+mod request_info;
 mod restart;
 mod s3_outputs;
 mod scale_out;

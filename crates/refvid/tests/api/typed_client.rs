@@ -127,6 +127,10 @@ impl Engine for Gate {
         "gate"
     }
 
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        vec![("engine", "gate".into()), ("model", "gate-v1".into())]
+    }
+
     fn render(
         &self,
         job: &RenderJob,
@@ -252,6 +256,8 @@ async fn a_typed_client_reads_the_document_in_every_state() {
         (true, 3600)
     );
     assert!(!app.download(&video.video_url).await.is_empty());
+    let info: Value = serde_json::from_str(&doc.extra.debug_info.request_info).unwrap();
+    assert_eq!(info, json!({"engine": "gate", "model": "gate-v1"}));
 
     let failing = app.submit_ok(&body("@cat please fail @ball")).await;
     let doc = typed_until(&app, &failing, Status::Failed).await;
