@@ -1,8 +1,8 @@
 //! A 3-D convolution built from 2-D ones (candle has no conv3d).
 //!
-//! Mirrors `torch.nn.Conv3d` without time padding or dilation, as used by Wan's patch embeddings
-//! (`kernel = stride = patch_size`) and, with equal zero padding of height and width
-//! ([`Conv3d::with_spatial_padding`]), by the VAE's causal convolutions (which pad time themselves).
+//! Mirrors `torch.nn.Conv3d` without padding or dilation, as used by the transformer's patch
+//! embeddings (`patch_embedding`, `vace_patch_embedding`: `kernel = stride = patch_size`). The
+//! VAE's causal convolutions have their own implementation (`crate::vae::gather_conv`).
 //! The kernel is split into its `kt` time taps; tap `τ` is a 2-D convolution over the frames
 //! `τ, τ + st, τ + 2·st, …` folded into the batch, and the output is the sum of the taps plus the
 //! bias. The kernel is kept in f32.
@@ -17,8 +17,6 @@ pub struct Conv3d {
     taps: Vec<Tensor>,
     bias: Tensor,
     stride: (usize, usize, usize),
-    /// Zero padding of height and width (both sides).
-    padding: usize,
 }
 
 impl Conv3d {
@@ -47,14 +45,7 @@ impl Conv3d {
             taps,
             bias: vb.get(out_ch, "bias")?.to_dtype(DType::F32)?,
             stride,
-            padding: 0,
         })
-    }
-
-    /// Pads height and width with `p` zeros on both sides (`Conv3d(padding=(0, p, p))`).
-    pub fn with_spatial_padding(mut self, p: usize) -> Self {
-        self.padding = p;
-        self
     }
 
     /// `[B, C, F, H, W]` → `[B, O, F', H', W']`, computed in f32 (candle's CPU conv has no bf16)
@@ -81,7 +72,7 @@ impl Conv3d {
                 frames_first.index_select(&idx, 1)?
             };
             let frames = frames.reshape((b * f_out, c, h, w))?;
-            let y = frames.conv2d(kernel, self.padding, self.stride.1, 1, 1)?;
+            let y = frames.conv2d(kernel, 0, self.stride.1, 1, 1)?;
             acc = Some(match acc {
                 None => y,
                 Some(a) => (a + y)?,

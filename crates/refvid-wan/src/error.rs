@@ -49,22 +49,43 @@ pub enum WanError {
     Candle(candle_core::Error),
 }
 
+/// The shape error our checkpoint backend raises (wrapped in a [`candle_core::Error`]) when a
+/// tensor does not have the shape the model asks for; [`WanError`]'s conversion turns it back into
+/// [`WanError::ShapeMismatch`].
+#[derive(Debug, thiserror::Error)]
+#[error("tensor `{name}` has shape {got:?}, expected {expected:?}")]
+pub struct TensorShapeError {
+    pub name: String,
+    pub expected: Vec<usize>,
+    pub got: Vec<usize>,
+}
+
+impl From<TensorShapeError> for candle_core::Error {
+    fn from(e: TensorShapeError) -> Self {
+        candle_core::Error::WrappedContext {
+            wrapped: Box::new(e),
+            context: "loading a checkpoint".into(),
+        }
+    }
+}
+
 impl From<candle_core::Error> for WanError {
-    /// Recognises the "missing tensor" and "wrong shape" errors raised while building a model from a
-    /// [`candle_nn::VarBuilder`] (possibly wrapped in context or backtrace layers) and turns them
+    /// Recognises the "missing tensor" and "wrong shape" errors raised while building a model from
+    /// a [`candle_nn::VarBuilder`] (possibly wrapped in context or backtrace layers) and turns them
     /// into the structured variants; every other error stays a [`WanError::Candle`].
     fn from(e: candle_core::Error) -> Self {
         match innermost(&e) {
             candle_core::Error::CannotFindTensor { path } => {
                 WanError::MissingTensor { name: path.clone() }
             }
-            candle_core::Error::UnexpectedShape { msg, expected, got }
-                if msg.starts_with(crate::loading::SHAPE_MSG_PREFIX) =>
-            {
-                WanError::ShapeMismatch {
-                    name: msg[crate::loading::SHAPE_MSG_PREFIX.len()..].to_string(),
-                    expected: expected.dims().to_vec(),
-                    got: got.dims().to_vec(),
+            candle_core::Error::WrappedContext { wrapped, .. } => {
+                match wrapped.downcast_ref::<TensorShapeError>() {
+                    Some(s) => WanError::ShapeMismatch {
+                        name: s.name.clone(),
+                        expected: s.expected.clone(),
+                        got: s.got.clone(),
+                    },
+                    None => WanError::Candle(e),
                 }
             }
             _ => WanError::Candle(e),

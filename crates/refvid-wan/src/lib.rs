@@ -4,7 +4,9 @@
 //! - [`transformer`]: `WanTransformer3DModel`, with the [`vace`] branch of
 //!   `WanVACETransformer3DModel`; built from [`rope`], [`attention`] and [`conv3d`].
 //! - [`vae`]: the Wan 2.1 video VAE (`AutoencoderKLWan`): chunked causal encode/decode, tiling.
-//! - [`loading`]: diffusers folder layout, sharded safetensors, dtypes, named errors.
+//! - [`loading`]: finding checkpoints (diffusers folders, the original Wan release, single
+//!   files, `.pth` and `.safetensors`), sharded safetensors, dtypes, named errors;
+//!   [`layout`]: the original ↔ diffusers key tables.
 //! - [`scheduler`]: the flow-matching UniPC and Euler schedulers (`scheduler_config.json`).
 //! - [`pipeline`]: `WanVACEPipeline` for reference-to-video (prompt, references → frames).
 //! - [`check`]: the parity command (`refvid wan check`) as a library function.
@@ -17,6 +19,7 @@ pub mod check;
 pub mod conv3d;
 pub mod engine;
 pub mod error;
+pub mod layout;
 pub mod loading;
 pub mod pipeline;
 pub mod rope;

@@ -46,11 +46,10 @@ impl PromptTokenizer {
         })
     }
 
-    /// Loads `tokenizer.json` from a pipeline folder (its `tokenizer/` subfolder) or a tokenizer
-    /// folder.
+    /// Loads `tokenizer.json` from a pipeline folder (its `tokenizer/` subfolder), a tokenizer
+    /// folder, or an original Wan folder (`google/umt5-xxl/`).
     pub fn from_model_dir(dir: &Path, max_len: usize) -> Result<Self> {
-        let dir = crate::loading::module_dir(dir, "tokenizer")?;
-        Self::from_file(&dir.join("tokenizer.json"), max_len)
+        Self::from_file(&crate::loading::tokenizer_file(dir)?, max_len)
     }
 
     /// `(ids, mask)` of one prompt, each `max_len` long.

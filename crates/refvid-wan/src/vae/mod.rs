@@ -52,7 +52,6 @@ pub use config::VaeConfig;
 pub use tiling::VaeTiling;
 
 use crate::error::{Result, WanError};
-use crate::loading::{module_dir, read_config, var_builder};
 use causal_conv::CausalConv3d;
 use decoder::Decoder;
 use encoder::Encoder;
@@ -74,16 +73,12 @@ pub struct WanVae {
 
 impl WanVae {
     /// Loads the VAE of `dir`: the VAE folder (config.json + diffusion_pytorch_model*.safetensors,
-    /// sharded or not) or a pipeline folder with `vae/`. The config is checked first (errors name
-    /// the key), then every tensor (errors name the tensor).
+    /// sharded or not), a pipeline folder with `vae/`, an original Wan folder (`Wan2.1_VAE.pth`)
+    /// or one weight file in either key layout (see [`crate::loading`]). The config is checked
+    /// first (errors name the key), then every tensor (errors name the tensor).
     pub fn load(dir: &Path, dtype: DType, device: &Device) -> Result<Self> {
-        let dir = module_dir(dir, "vae")?;
-        let config: VaeConfig = read_config(&dir)?;
-        config.validate().map_err(|msg| WanError::Config {
-            path: dir.join("config.json"),
-            msg,
-        })?;
-        Self::new(config, var_builder(&dir, dtype, device)?)
+        let (config, ckpt) = crate::loading::open_vae(dir)?;
+        Self::new(config, crate::loading::from_checkpoint(ckpt, dtype, device))
     }
 
     /// Builds the VAE from a checked config and a weight source at the model's root.
