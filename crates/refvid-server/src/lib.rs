@@ -10,6 +10,7 @@ mod ent;
 mod error;
 mod files;
 pub mod keys;
+pub mod linger;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;

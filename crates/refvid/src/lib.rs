@@ -14,6 +14,7 @@ use refvid_engine::Engine;
 use refvid_engine::compositor::CompositorEngine;
 use refvid_media::watermark::WatermarkSource;
 use refvid_media::{FetchPolicy, GuardedHttp};
+use refvid_server::linger::{Linger, LingeringListener};
 use refvid_server::metrics::Metrics;
 use refvid_server::{AppState, LocalFiles, ServerSettings};
 use refvid_store::{PgStore, SqliteStore, TaskStore};
@@ -408,6 +409,9 @@ async fn serve_http(
     let stop = async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
     };
+    // Connections drain what the client still sends before closing, so a client that writes a
+    // whole oversized body first reads the 413 instead of a reset.
+    let listener = LingeringListener::new(listener, Linger::default());
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await

@@ -11,6 +11,7 @@ mod end_to_end;
 mod ent;
 mod faults;
 mod openapi;
+mod oversized;
 mod references;
 mod request_info;
 mod restart;
