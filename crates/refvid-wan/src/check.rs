@@ -22,6 +22,7 @@ use candle_core::{DType, Device, Tensor};
 use crate::error::{Result, WanError};
 use crate::loading::load_text_encoder;
 pub use crate::loading::load_transformer;
+pub use crate::runtime::{DeviceKind, Precision};
 use crate::vace::VaceInput;
 use crate::vae::WanVae;
 
@@ -76,74 +77,6 @@ impl FromStr for Module {
                 "unknown module `{other}` (expected text_encoder, transformer, vae_encode, \
                  vae_decode or pipeline)"
             ))),
-        }
-    }
-}
-
-/// The compute dtype (`--dtype`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Precision {
-    #[default]
-    F32,
-    Bf16,
-    F16,
-}
-
-impl Precision {
-    /// The candle dtype.
-    pub fn dtype(self) -> DType {
-        match self {
-            Precision::F32 => DType::F32,
-            Precision::Bf16 => DType::BF16,
-            Precision::F16 => DType::F16,
-        }
-    }
-}
-
-impl FromStr for Precision {
-    type Err = WanError;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match crate::loading::parse_dtype(s)? {
-            DType::BF16 => Precision::Bf16,
-            DType::F16 => Precision::F16,
-            _ => Precision::F32,
-        })
-    }
-}
-
-/// The device (`--device`): `cpu`, `cuda` or `cuda:N`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DeviceKind {
-    #[default]
-    Cpu,
-    Cuda(usize),
-}
-
-impl DeviceKind {
-    /// Opens the device (CUDA needs the crate's `cuda` feature).
-    pub fn open(self) -> Result<Device> {
-        match self {
-            DeviceKind::Cpu => Ok(Device::Cpu),
-            DeviceKind::Cuda(i) => Ok(Device::new_cuda(i)?),
-        }
-    }
-}
-
-impl FromStr for DeviceKind {
-    type Err = WanError;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "cpu" => Ok(DeviceKind::Cpu),
-            "cuda" => Ok(DeviceKind::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(DeviceKind::Cuda)
-                .ok_or_else(|| {
-                    WanError::Input(format!(
-                        "unknown device `{s}` (expected cpu, cuda or cuda:N)"
-                    ))
-                }),
         }
     }
 }
@@ -310,11 +243,5 @@ mod tests {
             Module::Pipeline.name().parse::<Module>().unwrap(),
             Module::Pipeline
         );
-        assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
-        assert_eq!("float16".parse::<Precision>().unwrap(), Precision::F16);
-        assert!("f64".parse::<Precision>().is_err());
-        assert_eq!("cuda:1".parse::<DeviceKind>().unwrap(), DeviceKind::Cuda(1));
-        assert_eq!("cpu".parse::<DeviceKind>().unwrap(), DeviceKind::Cpu);
-        assert!("gpu".parse::<DeviceKind>().is_err());
     }
 }

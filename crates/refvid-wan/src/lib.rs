@@ -9,6 +9,10 @@
 //!   [`layout`]: the original ↔ diffusers key tables.
 //! - [`scheduler`]: the flow-matching UniPC and Euler schedulers (`scheduler_config.json`).
 //! - [`pipeline`]: `WanVACEPipeline` for reference-to-video (prompt, references → frames).
+//! - [`engine`]: the seam to refvid's `Engine` trait — [`engine::VideoModel`] (a model that
+//!   renders at its own size and rate) and [`engine::ModelEngine`] (the fitting to the job,
+//!   written once); [`models`]: the models behind it, one folder each.
+//! - [`runtime`]: precision and device as the command line spells them.
 //! - [`check`]: the parity command (`refvid wan check`) as a library function.
 //!
 //! Everything is checked against diffusers/transformers on tiny random-weight models; see
@@ -21,8 +25,10 @@ pub mod engine;
 pub mod error;
 pub mod layout;
 pub mod loading;
+pub mod models;
 pub mod pipeline;
 pub mod rope;
+pub mod runtime;
 pub mod scheduler;
 pub mod tokenizer;
 pub mod transformer;

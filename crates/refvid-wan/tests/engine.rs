@@ -1,5 +1,6 @@
-//! The `wan` engine on the tiny fixture pipeline: frames of the job's size and count, progress
-//! per step, cancellation between steps, the same seed giving the same frames.
+//! The `wan` engine (Wan2.1-VACE through the [`ModelEngine`] seam) on the tiny fixture
+//! pipeline: frames of the job's size and count, progress per step, cancellation between steps,
+//! the same seed giving the same frames.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,9 @@ use image::{RgbImage, RgbaImage};
 use refvid_engine::{
     Control, Engine, EngineError, FrameSink, Motion, RenderJob, SinkError, SubjectRefs,
 };
-use refvid_wan::engine::{WanEngine, WanEngineOptions};
+use refvid_wan::engine::ModelEngine;
+use refvid_wan::models::ModelPlace;
+use refvid_wan::models::vace::{VaceModel, VaceOptions};
 
 struct Frames(Vec<RgbImage>);
 
@@ -18,14 +21,14 @@ impl FrameSink for Frames {
     }
 }
 
-fn engine(steps: usize) -> WanEngine {
+fn engine(steps: usize) -> ModelEngine {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-vace-r2v");
-    let options = WanEngineOptions {
+    let place = ModelPlace::new(dir).with_native_size((64, 48));
+    let options = VaceOptions {
         steps,
-        native_size: (64, 48),
         ..Default::default()
     };
-    WanEngine::load(&dir, options).unwrap()
+    ModelEngine::new(VaceModel::load(place, options).unwrap())
 }
 
 fn job(seed: u64) -> RenderJob {
@@ -77,6 +80,14 @@ fn renders_the_jobs_frames_and_reports_every_step() {
         .render(&job(2), &mut other, &mut |_| Control::Continue)
         .unwrap();
     assert!(frames.0 != other.0, "another seed gives other frames");
+}
+
+#[test]
+fn describe_names_the_engine_and_the_model() {
+    let info = engine(2).describe();
+    assert_eq!(info[0], ("engine", "wan".to_string()));
+    assert_eq!(info[1], ("model", "tiny-vace-r2v".to_string()));
+    assert!(info.contains(&("steps", "2".to_string())), "{info:?}");
 }
 
 #[test]

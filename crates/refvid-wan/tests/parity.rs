@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use refvid_wan::check::{DeviceKind, Precision};
 use refvid_wan::loading::load_transformer;
 use refvid_wan::loading::{module_dir, read_config, var_builder};
+use refvid_wan::runtime::{DeviceKind, Precision};
 use refvid_wan::tokenizer::{PromptTokenizer, TEXT_LEN};
 use refvid_wan::umt5::{Umt5Config, Umt5Encoder};
 use refvid_wan::vace::VaceInput;

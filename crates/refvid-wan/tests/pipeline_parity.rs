@@ -345,8 +345,8 @@ fn check_module_pipeline_writes_the_video() {
         module: "pipeline".parse().unwrap(),
         inputs: fixtures().join("pipeline_inputs.safetensors"),
         out: out.clone(),
-        dtype: refvid_wan::check::Precision::F32,
-        device: refvid_wan::check::DeviceKind::Cpu,
+        dtype: refvid_wan::runtime::Precision::F32,
+        device: refvid_wan::runtime::DeviceKind::Cpu,
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use refvid_wan::check::{DeviceKind, Precision};
+use refvid_wan::runtime::{DeviceKind, Precision};
 use refvid_wan::vae::{VaeTiling, WanVae};
 use refvid_wan::{CheckArgs, Module, WanError, run_check};
 

@@ -1,11 +1,18 @@
-//! Choosing the engine workers run: the CPU compositor (the default, no weights needed) or the
-//! Wan 2.1 VACE model from a diffusers folder.
+//! Choosing the engine workers run: the CPU compositor (the default, no weights needed) or a
+//! Wan-family video model from a model folder (`wan`: Wan2.1-VACE).
+//!
+//! The flags come in groups: [`EngineChoice`] picks the engine, [`ModelFlags`] are shared by
+//! every model engine (folder, steps, native size, precision, device, negative prompt), and each
+//! model has its own group ([`VaceFlags`]). Every flag has an environment variable, so each can
+//! also be set in the `--config` file.
 
 use anyhow::Context;
 use refvid_engine::Engine;
 use refvid_engine::compositor::CompositorEngine;
-use refvid_wan::check::{DeviceKind, Precision};
-use refvid_wan::engine::{WanEngine, WanEngineOptions};
+use refvid_wan::engine::ModelEngine;
+use refvid_wan::models::ModelPlace;
+use refvid_wan::models::vace::{VaceModel, VaceOptions};
+use refvid_wan::runtime::{DeviceKind, Precision};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -15,55 +22,101 @@ pub enum EngineKind {
     /// The deterministic CPU compositor.
     #[default]
     Compositor,
-    /// Wan 2.1 VACE (reference-to-video) on candle.
+    /// Wan2.1-VACE (reference-to-video) on candle.
     Wan,
 }
 
-/// The engine and, for `wan`, how to run the model.
-#[derive(Debug, Clone, Default)]
+/// The engine and how to run it.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct EngineChoice {
+    /// `compositor` (CPU, no weights) or `wan` (Wan2.1-VACE from --model-dir).
+    #[arg(
+        long = "engine",
+        env = "REFVID_ENGINE",
+        value_enum,
+        default_value = "compositor"
+    )]
     pub kind: EngineKind,
-    /// A diffusers `WanVACEPipeline` folder (`wan` only).
+    #[command(flatten)]
+    pub model: ModelFlags,
+    #[command(flatten)]
+    pub vace: VaceFlags,
+}
+
+/// Flags every model engine shares.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Model engines (wan)")]
+pub struct ModelFlags {
+    /// The model folder: a diffusers pipeline folder (model_index.json, scheduler/,
+    /// text_encoder/, tokenizer/, transformer/, vae/) or the original Wan release's folder.
+    #[arg(long, env = "REFVID_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
-    /// Denoising steps; the model's default (50) when `None`.
+    /// Denoising steps (default: the model's 50).
+    #[arg(long, env = "REFVID_STEPS")]
     pub steps: Option<usize>,
-    /// Guidance scale; the model's default (5.0) when `None`.
-    pub guidance: Option<f64>,
-    /// The landscape native size; 832×480 when `None`.
-    pub native_size: Option<(usize, usize)>,
-    /// Precision of the text encoder and transformer.
-    pub precision: Precision,
-    /// cpu or cuda:N.
-    pub device: DeviceKind,
-    /// The negative prompt used with guidance.
+    /// Landscape size the model renders at before scaling to the output (default 832x480;
+    /// portrait jobs use its transpose).
+    #[arg(long, env = "REFVID_WAN_SIZE", value_parser = parse_size)]
+    pub wan_size: Option<(usize, usize)>,
+    /// Precision of the text encoder and transformer: f32, bf16 or f16.
+    #[arg(long, env = "REFVID_WAN_DTYPE", default_value = "f32")]
+    pub wan_dtype: Precision,
+    /// Device: cpu, cuda or cuda:N (cuda needs a build with --features cuda).
+    #[arg(long, env = "REFVID_WAN_DEVICE", default_value = "cpu")]
+    pub wan_device: DeviceKind,
+    /// Negative prompt (default: the model's; empty for wan, as diffusers).
+    #[arg(long, env = "REFVID_NEGATIVE_PROMPT")]
     pub negative_prompt: Option<String>,
 }
 
-/// Loads the chosen engine; for `wan`, fails naming what the model folder lacks.
+/// Flags of the `wan` engine (Wan2.1-VACE).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "wan engine (Wan2.1-VACE)")]
+pub struct VaceFlags {
+    /// Classifier-free guidance scale of the wan engine (default: the model's 5.0).
+    #[arg(long, env = "REFVID_GUIDANCE")]
+    pub guidance: Option<f64>,
+}
+
+/// Loads the chosen engine; for a model engine, fails naming what the model folder lacks.
 pub fn build_engine(choice: &EngineChoice) -> anyhow::Result<Arc<dyn Engine>> {
     match choice.kind {
         EngineKind::Compositor => Ok(Arc::new(CompositorEngine::new())),
-        EngineKind::Wan => Ok(Arc::new(load_wan(choice)?)),
+        EngineKind::Wan => Ok(Arc::new(load_vace(choice)?)),
     }
 }
 
-fn load_wan(choice: &EngineChoice) -> anyhow::Result<WanEngine> {
-    let dir = choice
+/// Where the model is and how it runs, from the shared flags.
+fn place(flags: &ModelFlags, engine: &str, what: &str) -> anyhow::Result<ModelPlace> {
+    let dir = flags
         .model_dir
         .as_ref()
-        .context("--engine wan needs --model-dir DIR (a diffusers Wan2.1-VACE folder)")?;
-    let defaults = WanEngineOptions::default();
-    let options = WanEngineOptions {
-        steps: choice.steps.unwrap_or(defaults.steps),
-        guidance: choice.guidance.unwrap_or(defaults.guidance),
-        native_size: choice.native_size.unwrap_or(defaults.native_size),
-        negative_prompt: choice.negative_prompt.clone().unwrap_or_default(),
-        dtype: choice.precision.dtype(),
-        device: choice.device.open().context("opening the model's device")?,
-        ..defaults
+        .with_context(|| format!("--engine {engine} needs --model-dir DIR ({what})"))?;
+    let mut place = ModelPlace::new(dir);
+    if let Some(size) = flags.wan_size {
+        place.native_size = size;
+    }
+    place.precision = flags.wan_dtype;
+    place.device = flags.wan_device;
+    Ok(place)
+}
+
+fn load_vace(choice: &EngineChoice) -> anyhow::Result<ModelEngine> {
+    let flags = &choice.model;
+    let place = place(flags, "wan", "a Wan2.1-VACE folder")?;
+    let defaults = VaceOptions::default();
+    let options = VaceOptions {
+        steps: flags.steps.unwrap_or(defaults.steps),
+        guidance: choice.vace.guidance.unwrap_or(defaults.guidance),
+        negative_prompt: flags
+            .negative_prompt
+            .clone()
+            .unwrap_or(defaults.negative_prompt),
     };
-    WanEngine::load(dir, options)
-        .with_context(|| format!("loading the wan engine from {}", dir.display()))
+    let dir = place.dir.clone();
+    let model = VaceModel::load(place, options)
+        .with_context(|| format!("loading the wan engine from {}", dir.display()))?;
+    Ok(ModelEngine::new(model))
 }
 
 /// Parses `WxH` (e.g. `832x480`).
@@ -106,11 +159,43 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let choice = EngineChoice {
             kind: EngineKind::Wan,
-            model_dir: Some(dir.path().to_path_buf()),
+            model: ModelFlags {
+                model_dir: Some(dir.path().to_path_buf()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = format!("{:#}", build_engine(&choice).err().expect("refused"));
         assert!(err.contains("missing model_index.json"), "{err}");
         assert!(err.contains("transformer"), "{err}");
+    }
+
+    /// The groups parse from one command line, each flag into its group.
+    #[test]
+    fn flags_land_in_their_groups() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            engine: EngineChoice,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "x",
+            "--engine",
+            "wan",
+            "--model-dir",
+            "/m",
+            "--steps",
+            "4",
+            "--guidance",
+            "3.5",
+            "--wan-dtype",
+            "bf16",
+        ])
+        .unwrap();
+        let e = cli.engine;
+        assert_eq!(e.kind, EngineKind::Wan);
+        assert_eq!(e.model.steps, Some(4));
+        assert_eq!(e.model.wan_dtype, Precision::Bf16);
+        assert_eq!(e.vace.guidance, Some(3.5));
     }
 }

@@ -84,10 +84,10 @@ enum WanCommand {
         out: PathBuf,
         /// Computation precision: f32, bf16 or f16.
         #[arg(long, default_value = "f32")]
-        dtype: refvid_wan::check::Precision,
+        dtype: refvid_wan::runtime::Precision,
         /// cpu, cuda or cuda:N.
         #[arg(long, default_value = "cpu")]
-        device: refvid_wan::check::DeviceKind,
+        device: refvid_wan::runtime::DeviceKind,
     },
 }
 
@@ -195,53 +195,7 @@ struct WorkerOptions {
     #[arg(long, env = "REFVID_TASK_TIMEOUT_SECS", default_value_t = 1800)]
     task_timeout_secs: u64,
     #[command(flatten)]
-    engine: EngineArgs,
-}
-
-/// Which engine makes the pictures.
-#[derive(Debug, Args, Clone)]
-struct EngineArgs {
-    /// `compositor` (CPU, no weights) or `wan` (Wan 2.1 VACE from --model-dir).
-    #[arg(long, env = "REFVID_ENGINE", value_enum, default_value = "compositor")]
-    engine: refvid::engines::EngineKind,
-    /// A diffusers Wan2.1-VACE pipeline folder (model_index.json, scheduler/, text_encoder/,
-    /// tokenizer/, transformer/, vae/), for --engine wan.
-    #[arg(long, env = "REFVID_MODEL_DIR")]
-    model_dir: Option<PathBuf>,
-    /// Denoising steps of the wan engine (default: the model's 50).
-    #[arg(long, env = "REFVID_STEPS")]
-    steps: Option<usize>,
-    /// Classifier-free guidance scale of the wan engine (default: the model's 5.0).
-    #[arg(long, env = "REFVID_GUIDANCE")]
-    guidance: Option<f64>,
-    /// Landscape size the wan engine renders at before scaling to the output (default 832x480;
-    /// portrait jobs use its transpose).
-    #[arg(long, env = "REFVID_WAN_SIZE", value_parser = refvid::engines::parse_size)]
-    wan_size: Option<(usize, usize)>,
-    /// Precision of the wan engine's text encoder and transformer: f32, bf16 or f16.
-    #[arg(long, env = "REFVID_WAN_DTYPE", default_value = "f32")]
-    wan_dtype: refvid_wan::check::Precision,
-    /// Device of the wan engine: cpu, cuda or cuda:N (cuda needs a build with --features cuda).
-    #[arg(long, env = "REFVID_WAN_DEVICE", default_value = "cpu")]
-    wan_device: refvid_wan::check::DeviceKind,
-    /// Negative prompt of the wan engine (default: empty, as diffusers).
-    #[arg(long, env = "REFVID_NEGATIVE_PROMPT")]
-    negative_prompt: Option<String>,
-}
-
-impl EngineArgs {
-    fn build(&self) -> anyhow::Result<std::sync::Arc<dyn refvid_engine::Engine>> {
-        refvid::engines::build_engine(&refvid::engines::EngineChoice {
-            kind: self.engine,
-            model_dir: self.model_dir.clone(),
-            steps: self.steps,
-            guidance: self.guidance,
-            native_size: self.wan_size,
-            precision: self.wan_dtype,
-            device: self.wan_device,
-            negative_prompt: self.negative_prompt.clone(),
-        })
-    }
+    engine: refvid::engines::EngineChoice,
 }
 
 #[derive(Debug, Args)]
@@ -267,7 +221,7 @@ struct GenerateArgs {
     #[arg(long, short)]
     quiet: bool,
     #[command(flatten)]
-    engine: EngineArgs,
+    engine: refvid::engines::EngineChoice,
 }
 
 impl WorkerOptions {
@@ -287,8 +241,6 @@ impl WorkerOptions {
 struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
-    #[command(flatten)]
-    options: WorkerOptions,
     /// Address to listen on.
     #[arg(long, env = "REFVID_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -309,21 +261,23 @@ struct ServeArgs {
     rate_limit_per_minute: u32,
     /// Requests one API key may make in a burst before the per-minute rate applies.
     #[arg(long, env = "REFVID_RATE_LIMIT_BURST", default_value_t = 240)]
-    rate_limit_burst: u32,
+    rate_limit_burst: u32, // Last: the engine's flag groups (inside) set help headings that would carry over.
+    #[command(flatten)]
+    options: WorkerOptions,
 }
 
 #[derive(Debug, Args)]
 struct WorkerArgs {
     #[command(flatten)]
     store: StoreArgs,
-    #[command(flatten)]
-    options: WorkerOptions,
     /// Tasks run at the same time by this process.
     #[arg(long, env = "REFVID_CONCURRENCY", default_value_t = 1)]
     concurrency: usize,
     /// Serve this worker's Prometheus `/metrics` (stage durations, outcomes) on this address.
     #[arg(long, env = "REFVID_METRICS_LISTEN")]
-    metrics_listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>, // Last: the engine's flag groups (inside) set help headings that would carry over.
+    #[command(flatten)]
+    options: WorkerOptions,
 }
 
 #[derive(Debug, Subcommand)]
@@ -530,7 +484,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("{key}");
     }
     let engine = (workers > 0)
-        .then(|| args.options.engine.build())
+        .then(|| refvid::engines::build_engine(&args.options.engine))
         .transpose()?;
     let mut config = config_of(args.store, args.options, args.listen, workers)?;
     config.engine = engine;
@@ -546,7 +500,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
-    let engine = args.engine.build()?;
+    let engine = refvid::engines::build_engine(&args.engine)?;
     let fields = refvid::client::RequestFields {
         seed: args.seed,
         ..Default::default()
@@ -574,7 +528,7 @@ async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let listen = "127.0.0.1:8080".parse().expect("a valid address");
-    let engine = args.options.engine.build()?;
+    let engine = refvid::engines::build_engine(&args.options.engine)?;
     let mut config = config_of(args.store, args.options, listen, args.concurrency)?;
     config.engine = Some(engine);
     config.worker_metrics_listen = args.metrics_listen;

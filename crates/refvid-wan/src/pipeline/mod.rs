@@ -137,6 +137,10 @@ pub struct EncodedRequest {
     pub seed: u64,
 }
 
+/// The flow shift of the scheduler config the diffusers Wan checkpoints ship, used for a folder
+/// without one (the original release).
+pub const WAN_FLOW_SHIFT: f64 = 3.0;
+
 /// `(frames, height, width)` of a video.
 type FrameSize = (usize, usize, usize);
 
@@ -213,7 +217,8 @@ impl WanVacePipeline {
     }
 
     /// Loads the tokenizer, text encoder, transformer (in `dtype`) and scheduler config of a
-    /// diffusers pipeline folder, with the given VAE.
+    /// diffusers pipeline folder or an original Wan folder (no scheduler config there: the
+    /// shipped Wan UniPC config with [`WAN_FLOW_SHIFT`]), with the given VAE.
     pub fn load_with_vae(
         dir: &Path,
         dtype: DType,
@@ -225,7 +230,7 @@ impl WanVacePipeline {
             load_text_encoder(dir, dtype, device)?,
             load_transformer(dir, dtype, device)?,
             vae,
-            SchedulerConfig::load(dir)?,
+            SchedulerConfig::load_or_wan(dir, WAN_FLOW_SHIFT)?,
             dtype,
             device.clone(),
         )

@@ -280,6 +280,15 @@ impl SchedulerConfig {
         Self::from_json(&value, &file)
     }
 
+    /// Reads the scheduler config of a model folder, or, when the folder has none (the original
+    /// Wan release ships none), the shipped Wan UniPC config with `flow_shift`.
+    pub fn load_or_wan(path: &Path, flow_shift: f64) -> Result<Self> {
+        if path.is_dir() && config_file(path).is_err() {
+            return Ok(Self::UniPc(UniPcConfig::wan(flow_shift)));
+        }
+        Self::load(path)
+    }
+
     /// Overrides the shift (`flow_shift` for UniPC, `shift` for Euler); it must be positive.
     pub fn set_shift(&mut self, shift: f64) -> Result<()> {
         let key = match self {

@@ -4,7 +4,7 @@
 //! with CFG, the UniPC scheduler, the Wan VAE, the fitting to 24 fps and the output geometry).
 
 use crate::helpers::*;
-use refvid::engines::{EngineChoice, EngineKind, build_engine};
+use refvid::engines::{EngineChoice, EngineKind, ModelFlags, build_engine};
 use refvid_media::probe_mp4;
 use serde_json::json;
 use std::path::PathBuf;
@@ -18,9 +18,12 @@ fn tiny_model() -> PathBuf {
 fn tiny_choice() -> EngineChoice {
     EngineChoice {
         kind: EngineKind::Wan,
-        model_dir: Some(tiny_model()),
-        steps: Some(2),
-        native_size: Some((64, 48)),
+        model: ModelFlags {
+            model_dir: Some(tiny_model()),
+            steps: Some(2),
+            wan_size: Some((64, 48)),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -43,6 +46,14 @@ async fn the_server_renders_with_the_wan_engine() {
         let seen = app.wait(id, Duration::from_secs(180)).await;
         let last = seen.last().unwrap();
         assert_eq!(last["task"]["status"], "TASK_STATUS_SUCCEED", "{last}");
+        let info: serde_json::Value = serde_json::from_str(
+            last["extra"]["debug_info"]["request_info"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(info["engine"], "wan", "{info}");
+        assert_eq!(info["model"], "tiny-vace-r2v", "{info}");
         let url = last["videos"][0]["video_url"].as_str().unwrap();
         videos.push(app.download(url).await);
     }

@@ -1,0 +1,68 @@
+//! The video models behind the engines, one folder each: [`vace`] (Wan2.1-VACE, engine `wan`). Each implements
+//! [`crate::engine::VideoModel`]; a new model is a new folder here plus one arm in the binary's
+//! engine choice.
+
+pub mod vace;
+
+use std::path::PathBuf;
+
+use candle_core::Device;
+
+use crate::error::WanError;
+use crate::runtime::{DeviceKind, Precision};
+
+/// What every Wan-family model needs besides its own options: the folder, where and in which
+/// precision it runs, and its native geometry.
+#[derive(Debug, Clone)]
+pub struct ModelPlace {
+    /// The model folder (diffusers or original layout, see [`crate::loading`]).
+    pub dir: PathBuf,
+    /// Precision of the text encoder and transformer (the VAE always runs in f32).
+    pub precision: Precision,
+    /// Where the model runs.
+    pub device: DeviceKind,
+    /// The landscape native size `(width, height)`; portrait jobs use its transpose.
+    pub native_size: (usize, usize),
+    /// The model's frame rate (16 for Wan 2.1).
+    pub fps: u32,
+}
+
+impl ModelPlace {
+    /// A folder on the CPU in f32 at Wan 2.1's 832×480, 16 fps.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            precision: Precision::F32,
+            device: DeviceKind::Cpu,
+            native_size: (832, 480),
+            fps: 16,
+        }
+    }
+
+    /// The same, at another native size.
+    pub fn with_native_size(mut self, size: (usize, usize)) -> Self {
+        self.native_size = size;
+        self
+    }
+
+    /// The native geometry.
+    pub fn format(&self) -> crate::engine::NativeFormat {
+        crate::engine::NativeFormat {
+            landscape: self.native_size,
+            fps: self.fps,
+        }
+    }
+
+    /// Opens the device (CUDA needs the crate's `cuda` feature).
+    pub fn open_device(&self) -> Result<Device, WanError> {
+        self.device.open()
+    }
+
+    /// `("dtype", …)` and `("device", …)` for `request_info`.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("dtype", self.precision.to_string()),
+            ("device", self.device.to_string()),
+        ]
+    }
+}
