@@ -1,0 +1,1 @@
+//! Which voices exist: the installed ones and those in `--voices-dir`, by name.

@@ -1,0 +1,161 @@
+//! One Piper voice: its config, its model and the phonemizer; text in, waveform out.
+//!
+//! As piper-tts does, each sentence is synthesized on its own and (by default) scaled so its
+//! peak is full scale; the sentences follow each other without a gap.
+
+use crate::config::{Scales, VoiceConfig};
+use crate::espeak::Espeak;
+use crate::phonemes::{phonemize, to_ids};
+use crate::vits::{Request, VitsModel};
+use crate::{SpeechRuntime, TtsError};
+use std::path::Path;
+use std::sync::Arc;
+
+/// How to speak.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpeakOptions {
+    pub scales: Scales,
+    /// For multi-speaker voices.
+    pub speaker: Option<u32>,
+    /// Seeds the model's noise (sentence `i` uses a seed derived from this and `i`).
+    pub seed: u64,
+    /// Scale each sentence to full-scale peak, as piper-tts does by default.
+    pub normalize: bool,
+}
+
+/// Speech made from text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speech {
+    pub sample_rate: u32,
+    /// Mono samples in -1..1.
+    pub samples: Vec<f32>,
+    /// Where each sentence's samples start.
+    pub sentence_starts: Vec<usize>,
+}
+
+impl Speech {
+    pub fn duration_secs(&self) -> f64 {
+        self.samples.len() as f64 / self.sample_rate as f64
+    }
+}
+
+/// A loaded voice.
+pub struct Voice {
+    config: VoiceConfig,
+    model: VitsModel,
+    espeak: Arc<Espeak>,
+}
+
+impl Voice {
+    /// Loads `model` (a `.onnx` file) with its config beside it (`model` + `.json`).
+    pub fn load(model: &Path, runtime: &SpeechRuntime) -> Result<Self, TtsError> {
+        let config_path = model.with_extension("onnx.json");
+        let config = VoiceConfig::load(&config_path)?;
+        let model = VitsModel::load(model, runtime.threads())?;
+        Ok(Self {
+            config,
+            model,
+            espeak: runtime.espeak().clone(),
+        })
+    }
+
+    pub fn config(&self) -> &VoiceConfig {
+        &self.config
+    }
+
+    /// The options a plain call uses: the config's scales and default speaker, normalised.
+    pub fn default_options(&self) -> SpeakOptions {
+        SpeakOptions {
+            scales: self.config.scales,
+            speaker: (self.config.num_speakers > 1).then_some(self.config.default_speaker_id),
+            seed: 0,
+            normalize: true,
+        }
+    }
+
+    /// The ids of each sentence of `text` (with start, pad and end ids), as piper-tts makes them.
+    pub fn phoneme_ids(&self, text: &str) -> Result<Vec<Vec<i64>>, TtsError> {
+        let sentences = phonemize(&self.espeak, &self.config, text)?;
+        let mut all = Vec::with_capacity(sentences.len());
+        for sentence in &sentences {
+            let (ids, missing) = to_ids(&self.config, sentence)?;
+            if !missing.is_empty() {
+                // The phonemes themselves are not logged: they spell out the user's text.
+                tracing::warn!(
+                    skipped = missing.len(),
+                    "phonemes the voice has no id for were skipped"
+                );
+            }
+            all.push(ids);
+        }
+        Ok(all)
+    }
+
+    /// Speaks `text`.
+    pub fn speak(&self, text: &str, options: &SpeakOptions) -> Result<Speech, TtsError> {
+        let sentences = self.phoneme_ids(text)?;
+        self.speak_ids(&sentences, options)
+    }
+
+    /// Speaks sentences given as ids.
+    pub fn speak_ids(&self, sentences: &[Vec<i64>], options: &SpeakOptions) -> Result<Speech, TtsError> {
+        check(options)?;
+        let mut speech = Speech {
+            sample_rate: self.config.sample_rate,
+            samples: Vec::new(),
+            sentence_starts: Vec::with_capacity(sentences.len()),
+        };
+        for (i, ids) in sentences.iter().enumerate() {
+            let mut audio = self.model.audio(&request(ids, options, i))?;
+            if options.normalize {
+                normalize(&mut audio);
+            }
+            speech.sentence_starts.push(speech.samples.len());
+            speech.samples.extend(audio);
+        }
+        Ok(speech)
+    }
+
+    /// How long [`Voice::speak`] would take to say `text`, in seconds, without making audio.
+    pub fn duration_secs(&self, text: &str, options: &SpeakOptions) -> Result<f64, TtsError> {
+        check(options)?;
+        let sentences = self.phoneme_ids(text)?;
+        let mut frames = 0usize;
+        for (i, ids) in sentences.iter().enumerate() {
+            frames += self.model.timing(&request(ids, options, i))?.total_frames();
+        }
+        let samples = frames * self.config.hop_length as usize;
+        Ok(samples as f64 / self.config.sample_rate as f64)
+    }
+}
+
+fn request<'a>(ids: &'a [i64], options: &SpeakOptions, sentence: usize) -> Request<'a> {
+    Request {
+        ids,
+        scales: options.scales,
+        speaker: options.speaker,
+        seed: options.seed.wrapping_add((sentence as u64).wrapping_mul(0xA24B_AED4_963E_E407)),
+    }
+}
+
+fn check(options: &SpeakOptions) -> Result<(), TtsError> {
+    let s = options.scales;
+    let fine = |v: f32, lo: f32, hi: f32| v.is_finite() && (lo..=hi).contains(&v);
+    if !fine(s.noise_scale, 0.0, 2.0) || !fine(s.noise_w, 0.0, 2.0) || !fine(s.length_scale, 0.1, 10.0) {
+        return Err(TtsError::BadRequest(format!(
+            "noise scales must be within 0..2 and the length scale within 0.1..10 (got {}, {}, {})",
+            s.noise_scale, s.length_scale, s.noise_w
+        )));
+    }
+    Ok(())
+}
+
+/// Scales to a peak of 1 (silence stays silence), as piper-tts does per sentence.
+fn normalize(audio: &mut [f32]) {
+    let peak = audio.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    if peak < 1e-8 {
+        audio.iter_mut().for_each(|s| *s = 0.0);
+        return;
+    }
+    audio.iter_mut().for_each(|s| *s = (*s / peak).clamp(-1.0, 1.0));
+}
