@@ -18,6 +18,7 @@ pub mod vits;
 pub mod wav;
 
 
+pub use catalog::{Catalog, VoiceEntry, VoiceId};
 pub use config::{Scales, VoiceConfig};
 pub use runtime::SpeechRuntime;
 pub use voice::{SpeakOptions, Speech, Voice};

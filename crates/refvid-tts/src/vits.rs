@@ -14,7 +14,6 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::borrow::Cow;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
@@ -97,10 +96,24 @@ impl VitsModel {
 
     /// Frames per phoneme without making audio (a seventh of the work).
     pub fn timing(&self, request: &Request) -> Result<Timing, TtsError> {
+        let seed = request.seed;
+        self.timing_with(request, &move |kind, count| seeded_noise(seed, kind, count))
+    }
+
+    /// The waveform for one sentence, as the model makes it (not normalised).
+    pub fn audio(&self, request: &Request) -> Result<Vec<f32>, TtsError> {
+        let seed = request.seed;
+        self.audio_with(request, &move |kind, count| seeded_noise(seed, kind, count))
+    }
+
+    /// [`VitsModel::timing`] with the noise given by `noise` (`count` values of `kind`).
+    pub fn timing_with(&self, request: &Request, noise: &NoiseSource) -> Result<Timing, TtsError> {
         let mut session = self.durations.lock().unwrap_or_else(|e| e.into_inner());
         let mut inputs = base_inputs(&session, request)?;
+        let n = request.ids.len();
         if wants(&session, &self.names.duration_noise) {
-            inputs.push((Cow::from(self.names.duration_noise.clone()), duration_noise(request)?));
+            let values = noise(Noise::Duration, 2 * n);
+            inputs.push((self.names.duration_noise.clone().into(), tensor_f32(vec![1, 2, n as i64], values)?));
         }
         let outputs = session.run(inputs).map_err(failed)?;
         let (_, frames) = outputs[self.names.frames.as_str()]
@@ -115,17 +128,19 @@ impl VitsModel {
         })
     }
 
-    /// The waveform for one sentence, as the model makes it (not normalised).
-    pub fn audio(&self, request: &Request) -> Result<Vec<f32>, TtsError> {
-        let timing = self.timing(request)?;
+    /// [`VitsModel::audio`] with the noise given by `noise`.
+    pub fn audio_with(&self, request: &Request, noise: &NoiseSource) -> Result<Vec<f32>, TtsError> {
+        let timing = self.timing_with(request, noise)?;
         let mut session = self.full.lock().unwrap_or_else(|e| e.into_inner());
         let mut inputs = base_inputs(&session, request)?;
-        for (name, noise) in [
-            (&self.names.duration_noise, duration_noise(request)?),
-            (&self.names.prior_noise, prior_noise(request, &timing.prior_shape)?),
+        let n = request.ids.len() as i64;
+        let prior_count = timing.prior_shape.iter().map(|d| (*d).max(0) as usize).product();
+        for (name, kind, shape, count) in [
+            (&self.names.duration_noise, Noise::Duration, vec![1, 2, n], 2 * n as usize),
+            (&self.names.prior_noise, Noise::Prior, timing.prior_shape.clone(), prior_count),
         ] {
             if wants(&session, name) {
-                inputs.push((Cow::from(name.clone()), noise));
+                inputs.push((name.clone().into(), tensor_f32(shape, noise(kind, count))?));
             }
         }
         let outputs = session.run(inputs).map_err(failed)?;
@@ -136,7 +151,28 @@ impl VitsModel {
     }
 }
 
-type Inputs = Vec<(Cow<'static, str>, ort::session::SessionInputValue<'static>)>;
+/// Which of the model's two noises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noise {
+    /// The duration predictor's, `[1, 2, ids]`.
+    Duration,
+    /// The prior's, `[1, channels, frames]`.
+    Prior,
+}
+
+/// Gives `count` noise values of a kind.
+pub type NoiseSource = dyn Fn(Noise, usize) -> Vec<f32>;
+
+/// Standard normal noise from `seed`; each kind has its own stream, so the durations never
+/// depend on how long the prior is.
+pub fn seeded_noise(seed: u64, kind: Noise, count: usize) -> Vec<f32> {
+    match kind {
+        Noise::Duration => normal(seed, count),
+        Noise::Prior => normal(seed ^ 0x9E37_79B9_7F4A_7C15, count),
+    }
+}
+
+type Inputs = Vec<(std::borrow::Cow<'static, str>, ort::session::SessionInputValue<'static>)>;
 
 /// `input`, `input_lengths`, `scales` and, where the model takes it, `sid`.
 fn base_inputs(session: &Session, request: &Request) -> Result<Inputs, TtsError> {
@@ -156,21 +192,6 @@ fn base_inputs(session: &Session, request: &Request) -> Result<Inputs, TtsError>
 
 fn wants(session: &Session, name: &str) -> bool {
     session.inputs().iter().any(|i| i.name() == name)
-}
-
-/// Standard normal noise for the duration predictor, `[1, 2, ids]`.
-fn duration_noise(request: &Request) -> Result<ort::session::SessionInputValue<'static>, TtsError> {
-    let n = request.ids.len();
-    let values = normal(request.seed, 2 * n);
-    tensor_f32(vec![1, 2, n as i64], values)
-}
-
-/// Standard normal noise for the prior, shaped `shape`.
-fn prior_noise(request: &Request, shape: &[i64]) -> Result<ort::session::SessionInputValue<'static>, TtsError> {
-    let count = shape.iter().map(|d| (*d).max(0) as usize).product();
-    // Its own stream, so the durations never depend on how long the prior is.
-    let values = normal(request.seed ^ 0x9E37_79B9_7F4A_7C15, count);
-    tensor_f32(shape.to_vec(), values)
 }
 
 /// `count` standard normal samples (Box–Muller over a seeded ChaCha stream).

@@ -63,6 +63,11 @@ impl Voice {
         &self.config
     }
 
+    /// The model, for callers that bring their own ids and noise.
+    pub fn model(&self) -> &VitsModel {
+        &self.model
+    }
+
     /// The options a plain call uses: the config's scales and default speaker, normalised.
     pub fn default_options(&self) -> SpeakOptions {
         SpeakOptions {
