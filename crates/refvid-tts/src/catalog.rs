@@ -69,14 +69,21 @@ pub struct Catalog {
     entries: Vec<VoiceEntry>,
     /// Why there is no runtime, when there is none.
     missing: Option<String>,
-    loaded: Mutex<HashMap<String, Arc<OnceLock<Result<Arc<Voice>, String>>>>>,
+    loaded: Mutex<HashMap<String, Arc<Loading>>>,
 }
+
+/// A voice loaded once, or why it could not be.
+type Loading = OnceLock<Result<Arc<Voice>, String>>;
 
 impl Catalog {
     /// The voices of the runtime in `speech_dir` and of `voices_dirs`. A missing runtime is not
     /// an error: the catalog is then empty and [`Catalog::unavailable`] says why. Unreadable
     /// voice configs are.
-    pub fn open(speech_dir: &Path, voices_dirs: &[PathBuf], threads: usize) -> Result<Self, TtsError> {
+    pub fn open(
+        speech_dir: &Path,
+        voices_dirs: &[PathBuf],
+        threads: usize,
+    ) -> Result<Self, TtsError> {
         let runtime = match SpeechRuntime::open(speech_dir, threads) {
             Ok(runtime) => runtime,
             Err(e) => return Ok(Self::unavailable_because(e.to_string())),
@@ -122,7 +129,8 @@ impl Catalog {
 
     /// The default voice.
     pub fn default_entry(&self) -> Option<&VoiceEntry> {
-        self.entry(PREFERRED_DEFAULT).or_else(|| self.entries.first())
+        self.entry(PREFERRED_DEFAULT)
+            .or_else(|| self.entries.first())
     }
 
     pub fn entry(&self, name: &str) -> Option<&VoiceEntry> {
@@ -132,9 +140,9 @@ impl Catalog {
     /// The voice and speaker an id means, or why it means none.
     pub fn resolve(&self, id: &str) -> Result<(&VoiceEntry, Option<u32>), TtsError> {
         let parsed = VoiceId::parse(id);
-        let entry = self
-            .entry(&parsed.name)
-            .ok_or_else(|| TtsError::UnknownVoice(format!("no voice is named {:?}", parsed.name)))?;
+        let entry = self.entry(&parsed.name).ok_or_else(|| {
+            TtsError::UnknownVoice(format!("no voice is named {:?}", parsed.name))
+        })?;
         let speaker = match parsed.speaker {
             Some(which) => Some(entry.config.speaker(&which)?),
             None => (entry.config.num_speakers > 1).then_some(entry.config.default_speaker_id),
@@ -160,8 +168,15 @@ impl Catalog {
             .clone();
         let loaded = cell.get_or_init(|| {
             let started = std::time::Instant::now();
-            let voice = Voice::load(&entry.model, runtime).map(Arc::new).map_err(|e| e.to_string());
-            tracing::info!(voice = name, ms = started.elapsed().as_millis() as u64, ok = voice.is_ok(), "voice loaded");
+            let voice = Voice::load(&entry.model, runtime)
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
+            tracing::info!(
+                voice = name,
+                ms = started.elapsed().as_millis() as u64,
+                ok = voice.is_ok(),
+                "voice loaded"
+            );
             voice
         });
         loaded.clone().map_err(TtsError::Model)
@@ -174,12 +189,21 @@ fn scan(dir: &Path, named_by_user: bool) -> Result<Vec<VoiceEntry>, TtsError> {
     let listing = match std::fs::read_dir(dir) {
         Ok(listing) => listing,
         Err(_) if !named_by_user => return Ok(Vec::new()),
-        Err(e) => return Err(TtsError::Config(format!("reading the voices folder {}: {e}", dir.display()))),
+        Err(e) => {
+            return Err(TtsError::Config(format!(
+                "reading the voices folder {}: {e}",
+                dir.display()
+            )));
+        }
     };
     let mut entries = Vec::new();
     for item in listing.flatten() {
         let path = item.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".onnx")) else {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".onnx"))
+        else {
             continue;
         };
         let config_path = path.with_extension("onnx.json");
@@ -202,8 +226,17 @@ mod tests {
 
     #[test]
     fn ids_split_at_the_colon() {
-        assert_eq!(VoiceId::parse("en_US-joe-medium"), VoiceId { name: "en_US-joe-medium".into(), speaker: None });
-        assert_eq!(VoiceId::parse("libritts:p225").speaker.as_deref(), Some("p225"));
+        assert_eq!(
+            VoiceId::parse("en_US-joe-medium"),
+            VoiceId {
+                name: "en_US-joe-medium".into(),
+                speaker: None
+            }
+        );
+        assert_eq!(
+            VoiceId::parse("libritts:p225").speaker.as_deref(),
+            Some("p225")
+        );
     }
 
     #[test]

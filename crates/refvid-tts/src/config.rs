@@ -13,6 +13,8 @@ pub struct VoiceConfig {
     /// The espeak-ng voice that phonemizes text for this model (e.g. `en-us`).
     pub espeak_voice: String,
     pub phoneme_id_map: HashMap<String, Vec<i64>>,
+    /// How many ids the model embeds (when the config says).
+    pub num_symbols: Option<i64>,
     /// Runs of phonemes this voice treats as one.
     pub vowel_clusters: Option<Vec<Vec<String>>>,
     pub num_speakers: u32,
@@ -45,6 +47,8 @@ struct Raw {
     #[serde(default)]
     inference: RawInference,
     phoneme_id_map: HashMap<String, Vec<i64>>,
+    #[serde(default)]
+    num_symbols: Option<i64>,
     #[serde(default)]
     vowel_clusters: Option<Vec<Vec<String>>>,
     #[serde(default = "one")]
@@ -138,6 +142,7 @@ impl VoiceConfig {
             sample_rate: raw.audio.sample_rate,
             espeak_voice,
             phoneme_id_map: raw.phoneme_id_map,
+            num_symbols: raw.num_symbols,
             vowel_clusters: raw.vowel_clusters.filter(|c| !c.is_empty()),
             num_speakers: raw.num_speakers,
             speaker_id_map: raw.speaker_id_map,
@@ -173,7 +178,12 @@ impl VoiceConfig {
     }
 
     fn speaker_names_hint(&self) -> String {
-        let names: Vec<&str> = self.speaker_id_map.keys().take(5).map(|s| s.as_str()).collect();
+        let names: Vec<&str> = self
+            .speaker_id_map
+            .keys()
+            .take(5)
+            .map(|s| s.as_str())
+            .collect();
         match names.is_empty() {
             true => String::new(),
             false => format!(", e.g. {}", names.join(", ")),
@@ -211,7 +221,10 @@ mod tests {
 
     #[test]
     fn other_phonemizers_are_refused_by_name() {
-        let text = MINIMAL.replace(r#""num_speakers""#, r#""phoneme_type":"pinyin","num_speakers""#);
+        let text = MINIMAL.replace(
+            r#""num_speakers""#,
+            r#""phoneme_type":"pinyin","num_speakers""#,
+        );
         let err = VoiceConfig::parse(&text).unwrap_err().to_string();
         assert!(err.contains("pinyin"), "{err}");
     }

@@ -13,15 +13,14 @@ pub mod espeak;
 pub mod onnx_graph;
 pub mod phonemes;
 pub mod runtime;
-pub mod voice;
 pub mod vits;
+pub mod voice;
 pub mod wav;
-
 
 pub use catalog::{Catalog, VoiceEntry, VoiceId};
 pub use config::{Scales, VoiceConfig};
 pub use runtime::SpeechRuntime;
-pub use voice::{SpeakOptions, Speech, Voice};
+pub use voice::{Phonemizer, SpeakOptions, Speech, Voice};
 
 /// Why speech could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -116,16 +116,28 @@ fn find_names(graph: &[Field], nodes: &[Node]) -> Result<GraphNames, TtsError> {
         )));
     }
     let ceil = single(nodes, "Ceil")?;
-    let frames = ceil.outputs.first().cloned().ok_or_else(|| bad("Ceil has no output"))?;
+    let frames = ceil
+        .outputs
+        .first()
+        .cloned()
+        .ok_or_else(|| bad("Ceil has no output"))?;
     let before_ceil = ancestors(nodes, &[frames.as_str()]);
-    let randoms: Vec<&Node> = nodes.iter().filter(|n| n.op_type == "RandomNormalLike").collect();
+    let randoms: Vec<&Node> = nodes
+        .iter()
+        .filter(|n| n.op_type == "RandomNormalLike")
+        .collect();
     if randoms.len() != 2 {
         return Err(bad(&format!(
             "expected the 2 noise nodes of a VITS graph, found {}",
             randoms.len()
         )));
     }
-    let output_of = |n: &Node| n.outputs.first().cloned().ok_or_else(|| bad("a noise node has no output"));
+    let output_of = |n: &Node| {
+        n.outputs
+            .first()
+            .cloned()
+            .ok_or_else(|| bad("a noise node has no output"))
+    };
     let (duration, prior) = match before_ceil.contains(&output_of(randoms[0])?) {
         true => (randoms[0], randoms[1]),
         false => (randoms[1], randoms[0]),
@@ -140,7 +152,11 @@ fn find_names(graph: &[Field], nodes: &[Node]) -> Result<GraphNames, TtsError> {
         duration_noise: output_of(duration)?,
         prior_noise: output_of(prior)?,
         frames,
-        prior_template: prior.inputs.first().cloned().ok_or_else(|| bad("the prior noise node has no input"))?,
+        prior_template: prior
+            .inputs
+            .first()
+            .cloned()
+            .ok_or_else(|| bad("the prior noise node has no input"))?,
         audio,
     })
 }
@@ -149,7 +165,9 @@ fn single<'n>(nodes: &'n [Node], op: &str) -> Result<&'n Node, TtsError> {
     let mut found = nodes.iter().filter(|n| n.op_type == op);
     match (found.next(), found.next()) {
         (Some(n), None) => Ok(n),
-        _ => Err(bad(&format!("expected exactly one {op} node (a Piper VITS graph)"))),
+        _ => Err(bad(&format!(
+            "expected exactly one {op} node (a Piper VITS graph)"
+        ))),
     }
 }
 
@@ -286,7 +304,9 @@ fn fields(buf: &[u8]) -> Result<Vec<Field<'_>>, TtsError> {
             WIRE_LEN => {
                 let len = varint(buf, &mut pos)? as usize;
                 payload_start = pos;
-                pos = pos.checked_add(len).ok_or_else(|| bad("a field is too long"))?;
+                pos = pos
+                    .checked_add(len)
+                    .ok_or_else(|| bad("a field is too long"))?;
             }
             WIRE_I32 => {
                 payload_start = pos;
@@ -386,29 +406,84 @@ mod tests {
 
     fn graph_of(model: &[u8]) -> (Vec<Node>, Vec<String>, Vec<String>, Vec<String>) {
         let top = fields(model).unwrap();
-        let g = fields(top.iter().find(|f| f.number == MODEL_GRAPH).unwrap().payload).unwrap();
+        let g = fields(
+            top.iter()
+                .find(|f| f.number == MODEL_GRAPH)
+                .unwrap()
+                .payload,
+        )
+        .unwrap();
         let pick = |n: u32| -> Vec<String> {
             g.iter()
                 .filter(|f| f.number == n)
-                .map(|f| named(f.payload, if n == GRAPH_INITIALIZER { TENSOR_NAME } else { 1 }).unwrap())
+                .map(|f| {
+                    named(
+                        f.payload,
+                        if n == GRAPH_INITIALIZER {
+                            TENSOR_NAME
+                        } else {
+                            1
+                        },
+                    )
+                    .unwrap()
+                })
                 .collect()
         };
-        let nodes = g.iter().filter(|f| f.number == GRAPH_NODE).map(|f| node(f.payload).unwrap()).collect();
-        (nodes, pick(GRAPH_INITIALIZER), pick(GRAPH_INPUT), pick(GRAPH_OUTPUT))
+        let nodes = g
+            .iter()
+            .filter(|f| f.number == GRAPH_NODE)
+            .map(|f| node(f.payload).unwrap())
+            .collect();
+        (
+            nodes,
+            pick(GRAPH_INITIALIZER),
+            pick(GRAPH_INPUT),
+            pick(GRAPH_OUTPUT),
+        )
     }
 
     #[test]
     fn noises_become_inputs_and_the_durations_graph_keeps_only_what_it_needs() {
         let prepared = prepare(&toy()).unwrap();
         let n = &prepared.names;
-        assert_eq!((n.duration_noise.as_str(), n.prior_noise.as_str()), ("n1", "n2"));
-        assert_eq!((n.frames.as_str(), n.prior_template.as_str(), n.audio.as_str()), ("d", "d", "audio"));
+        assert_eq!(
+            (n.duration_noise.as_str(), n.prior_noise.as_str()),
+            ("n1", "n2")
+        );
+        assert_eq!(
+            (
+                n.frames.as_str(),
+                n.prior_template.as_str(),
+                n.audio.as_str()
+            ),
+            ("d", "d", "audio")
+        );
         let (nodes, inits, inputs, outputs) = graph_of(&prepared.full);
-        assert_eq!(nodes.iter().map(|n| n.op_type.as_str()).collect::<Vec<_>>(), ["Mul", "Add", "Ceil", "Add"]);
-        assert_eq!((inits, inputs, outputs), (vec!["w".to_string(), "v".into()], vec!["input".to_string(), "n1".into(), "n2".into()], vec!["audio".to_string()]));
+        assert_eq!(
+            nodes.iter().map(|n| n.op_type.as_str()).collect::<Vec<_>>(),
+            ["Mul", "Add", "Ceil", "Add"]
+        );
+        assert_eq!(
+            (inits, inputs, outputs),
+            (
+                vec!["w".to_string(), "v".into()],
+                vec!["input".to_string(), "n1".into(), "n2".into()],
+                vec!["audio".to_string()]
+            )
+        );
         let (nodes, inits, inputs, outputs) = graph_of(&prepared.durations);
-        assert_eq!(nodes.iter().map(|n| n.op_type.as_str()).collect::<Vec<_>>(), ["Mul", "Add", "Ceil"]);
-        assert_eq!((inits, inputs, outputs), (vec!["w".to_string()], vec!["input".to_string(), "n1".into()], vec!["d".to_string(), "d".into()]));
+        assert_eq!(
+            nodes.iter().map(|n| n.op_type.as_str()).collect::<Vec<_>>(),
+            ["Mul", "Add", "Ceil"]
+        );
+        assert_eq!(
+            (inits, inputs, outputs),
+            (
+                vec!["w".to_string()],
+                vec!["input".to_string(), "n1".into()],
+                vec!["d".to_string(), "d".into()]
+            )
+        );
         // The model's other fields are copied through.
         assert_eq!(&prepared.full[..2], &[0x08, 0x08]);
     }
@@ -421,7 +496,12 @@ mod tests {
         put_len(&mut m, MODEL_GRAPH, &g);
         assert!(prepare(&m).unwrap_err().to_string().contains("Ceil"));
         let whole = toy();
-        assert!(prepare(&whole[..whole.len() - 3]).unwrap_err().to_string().contains("cut short"));
+        assert!(
+            prepare(&whole[..whole.len() - 3])
+                .unwrap_err()
+                .to_string()
+                .contains("cut short")
+        );
         assert!(prepare(b"").unwrap_err().to_string().contains("no graph"));
     }
 }

@@ -106,7 +106,10 @@ fn merge_clusters(phonemes: &[String], clusters: &[Vec<String>]) -> Sentence {
 
 /// A sentence's ids: start, each known phoneme followed by the pad, end. Phonemes the voice
 /// has no id for are skipped (as piper does); they are returned so the caller can say so.
-pub fn to_ids(config: &VoiceConfig, sentence: &[String]) -> Result<(Vec<i64>, Vec<String>), TtsError> {
+pub fn to_ids(
+    config: &VoiceConfig,
+    sentence: &[String],
+) -> Result<(Vec<i64>, Vec<String>), TtsError> {
     let map = &config.phoneme_id_map;
     let symbol = |s: &str| {
         map.get(s)

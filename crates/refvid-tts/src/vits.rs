@@ -63,10 +63,17 @@ pub fn init_runtime(library: &Path) -> Result<(), TtsError> {
                 library.display()
             ));
         }
-        let builder = ort::init_from(library).map_err(|e| format!("loading {}: {e}", library.display()))?;
-        builder.with_name("refvid-tts").build().map_err(|e| e.to_string())
+        let builder =
+            ort::init_from(library).map_err(|e| format!("loading {}: {e}", library.display()))?;
+        builder
+            .with_name("refvid-tts")
+            .build()
+            .map_err(|e| e.to_string())
     });
-    loaded.as_ref().map(|_| ()).map_err(|e| TtsError::Runtime(e.clone()))
+    loaded
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| TtsError::Runtime(e.clone()))
 }
 
 fn environment() -> Result<&'static ort::environment::Environment, TtsError> {
@@ -86,7 +93,10 @@ impl VitsModel {
         let prepared = prepare(&bytes)?;
         drop(bytes);
         let environment = environment()?;
-        let open = |graph: &[u8]| session(environment, graph, threads).map_err(|e| TtsError::Model(format!("{}: {e}", path.display())));
+        let open = |graph: &[u8]| {
+            session(environment, graph, threads)
+                .map_err(|e| TtsError::Model(format!("{}: {e}", path.display())))
+        };
         Ok(Self {
             full: Mutex::new(open(&prepared.full)?),
             durations: Mutex::new(open(&prepared.durations)?),
@@ -113,7 +123,10 @@ impl VitsModel {
         let n = request.ids.len();
         if wants(&session, &self.names.duration_noise) {
             let values = noise(Noise::Duration, 2 * n);
-            inputs.push((self.names.duration_noise.clone().into(), tensor_f32(vec![1, 2, n as i64], values)?));
+            inputs.push((
+                self.names.duration_noise.clone().into(),
+                tensor_f32(vec![1, 2, n as i64], values)?,
+            ));
         }
         let outputs = session.run(inputs).map_err(failed)?;
         let (_, frames) = outputs[self.names.frames.as_str()]
@@ -134,10 +147,24 @@ impl VitsModel {
         let mut session = self.full.lock().unwrap_or_else(|e| e.into_inner());
         let mut inputs = base_inputs(&session, request)?;
         let n = request.ids.len() as i64;
-        let prior_count = timing.prior_shape.iter().map(|d| (*d).max(0) as usize).product();
+        let prior_count = timing
+            .prior_shape
+            .iter()
+            .map(|d| (*d).max(0) as usize)
+            .product();
         for (name, kind, shape, count) in [
-            (&self.names.duration_noise, Noise::Duration, vec![1, 2, n], 2 * n as usize),
-            (&self.names.prior_noise, Noise::Prior, timing.prior_shape.clone(), prior_count),
+            (
+                &self.names.duration_noise,
+                Noise::Duration,
+                vec![1, 2, n],
+                2 * n as usize,
+            ),
+            (
+                &self.names.prior_noise,
+                Noise::Prior,
+                timing.prior_shape.clone(),
+                prior_count,
+            ),
         ] {
             if wants(&session, name) {
                 inputs.push((name.clone().into(), tensor_f32(shape, noise(kind, count))?));
@@ -172,16 +199,25 @@ pub fn seeded_noise(seed: u64, kind: Noise, count: usize) -> Vec<f32> {
     }
 }
 
-type Inputs = Vec<(std::borrow::Cow<'static, str>, ort::session::SessionInputValue<'static>)>;
+type Inputs = Vec<(
+    std::borrow::Cow<'static, str>,
+    ort::session::SessionInputValue<'static>,
+)>;
 
 /// `input`, `input_lengths`, `scales` and, where the model takes it, `sid`.
 fn base_inputs(session: &Session, request: &Request) -> Result<Inputs, TtsError> {
     let n = request.ids.len();
     let s = request.scales;
     let mut inputs: Inputs = vec![
-        ("input".into(), tensor_i64(vec![1, n as i64], request.ids.to_vec())?),
+        (
+            "input".into(),
+            tensor_i64(vec![1, n as i64], request.ids.to_vec())?,
+        ),
         ("input_lengths".into(), tensor_i64(vec![1], vec![n as i64])?),
-        ("scales".into(), tensor_f32(vec![3], vec![s.noise_scale, s.length_scale, s.noise_w])?),
+        (
+            "scales".into(),
+            tensor_f32(vec![3], vec![s.noise_scale, s.length_scale, s.noise_w])?,
+        ),
     ];
     if wants(session, "sid") {
         let sid = request.speaker.unwrap_or(0) as i64;
@@ -210,11 +246,17 @@ pub fn normal(seed: u64, count: usize) -> Vec<f32> {
     out
 }
 
-fn tensor_i64(shape: Vec<i64>, values: Vec<i64>) -> Result<ort::session::SessionInputValue<'static>, TtsError> {
+fn tensor_i64(
+    shape: Vec<i64>,
+    values: Vec<i64>,
+) -> Result<ort::session::SessionInputValue<'static>, TtsError> {
     Ok(Tensor::from_array((shape, values)).map_err(failed)?.into())
 }
 
-fn tensor_f32(shape: Vec<i64>, values: Vec<f32>) -> Result<ort::session::SessionInputValue<'static>, TtsError> {
+fn tensor_f32(
+    shape: Vec<i64>,
+    values: Vec<f32>,
+) -> Result<ort::session::SessionInputValue<'static>, TtsError> {
     Ok(Tensor::from_array((shape, values)).map_err(failed)?.into())
 }
 
@@ -225,8 +267,7 @@ fn session(
     graph: &[u8],
     threads: usize,
 ) -> Result<Session, ort::Error> {
-    let mut builder = Session::builder(environment)
-        .map_err(ort::Error::<()>::from)?
+    let mut builder = Session::builder(environment)?
         .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(ort::Error::<()>::from)?
         .with_intra_threads(threads.max(1))
@@ -252,7 +293,10 @@ mod tests {
         assert_ne!(a[..10], normal(8, 10)[..]);
         let mean = a.iter().map(|v| *v as f64).sum::<f64>() / a.len() as f64;
         let var = a.iter().map(|v| (*v as f64 - mean).powi(2)).sum::<f64>() / a.len() as f64;
-        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "mean {mean} var {var}");
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "mean {mean} var {var}"
+        );
         // A prefix does not depend on how many samples are drawn.
         assert_eq!(normal(7, 5)[..], a[..5]);
     }

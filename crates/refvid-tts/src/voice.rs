@@ -39,43 +39,24 @@ impl Speech {
     }
 }
 
-/// A loaded voice.
-pub struct Voice {
+/// Text to ids for one voice (its config and espeak-ng; no model needed).
+pub struct Phonemizer {
     config: VoiceConfig,
-    model: VitsModel,
     espeak: Arc<Espeak>,
 }
 
-impl Voice {
-    /// Loads `model` (a `.onnx` file) with its config beside it (`model` + `.json`).
+impl Phonemizer {
+    /// The phonemizer of the voice whose model is `model` (its config is `model` + `.json`).
     pub fn load(model: &Path, runtime: &SpeechRuntime) -> Result<Self, TtsError> {
-        let config_path = model.with_extension("onnx.json");
-        let config = VoiceConfig::load(&config_path)?;
-        let model = VitsModel::load(model, runtime.threads())?;
+        let config = VoiceConfig::load(&model.with_extension("onnx.json"))?;
         Ok(Self {
             config,
-            model,
             espeak: runtime.espeak().clone(),
         })
     }
 
     pub fn config(&self) -> &VoiceConfig {
         &self.config
-    }
-
-    /// The model, for callers that bring their own ids and noise.
-    pub fn model(&self) -> &VitsModel {
-        &self.model
-    }
-
-    /// The options a plain call uses: the config's scales and default speaker, normalised.
-    pub fn default_options(&self) -> SpeakOptions {
-        SpeakOptions {
-            scales: self.config.scales,
-            speaker: (self.config.num_speakers > 1).then_some(self.config.default_speaker_id),
-            seed: 0,
-            normalize: true,
-        }
     }
 
     /// The ids of each sentence of `text` (with start, pad and end ids), as piper-tts makes them.
@@ -95,6 +76,45 @@ impl Voice {
         }
         Ok(all)
     }
+}
+
+/// A loaded voice.
+pub struct Voice {
+    phonemizer: Phonemizer,
+    model: VitsModel,
+}
+
+impl Voice {
+    /// Loads `model` (a `.onnx` file) with its config beside it (`model` + `.json`).
+    pub fn load(model: &Path, runtime: &SpeechRuntime) -> Result<Self, TtsError> {
+        let phonemizer = Phonemizer::load(model, runtime)?;
+        let model = VitsModel::load(model, runtime.threads())?;
+        Ok(Self { phonemizer, model })
+    }
+
+    pub fn config(&self) -> &VoiceConfig {
+        &self.phonemizer.config
+    }
+
+    /// The model, for callers that bring their own ids and noise.
+    pub fn model(&self) -> &VitsModel {
+        &self.model
+    }
+
+    /// The options a plain call uses: the config's scales and default speaker, normalised.
+    pub fn default_options(&self) -> SpeakOptions {
+        SpeakOptions {
+            scales: self.config().scales,
+            speaker: (self.config().num_speakers > 1).then_some(self.config().default_speaker_id),
+            seed: 0,
+            normalize: true,
+        }
+    }
+
+    /// The ids of each sentence of `text`, as piper-tts makes them.
+    pub fn phoneme_ids(&self, text: &str) -> Result<Vec<Vec<i64>>, TtsError> {
+        self.phonemizer.phoneme_ids(text)
+    }
 
     /// Speaks `text`.
     pub fn speak(&self, text: &str, options: &SpeakOptions) -> Result<Speech, TtsError> {
@@ -103,10 +123,15 @@ impl Voice {
     }
 
     /// Speaks sentences given as ids.
-    pub fn speak_ids(&self, sentences: &[Vec<i64>], options: &SpeakOptions) -> Result<Speech, TtsError> {
+    pub fn speak_ids(
+        &self,
+        sentences: &[Vec<i64>],
+        options: &SpeakOptions,
+    ) -> Result<Speech, TtsError> {
         check(options)?;
+        self.check_ids(sentences)?;
         let mut speech = Speech {
-            sample_rate: self.config.sample_rate,
+            sample_rate: self.config().sample_rate,
             samples: Vec::new(),
             sentence_starts: Vec::with_capacity(sentences.len()),
         };
@@ -121,6 +146,25 @@ impl Voice {
         Ok(speech)
     }
 
+    /// Refuses ids the model has no embedding for (a clear error instead of the runtime's).
+    fn check_ids(&self, sentences: &[Vec<i64>]) -> Result<(), TtsError> {
+        let symbols = self.config().num_symbols;
+        match sentences
+            .iter()
+            .flatten()
+            .find(|&&id| id < 0 || symbols.is_some_and(|n| id >= n))
+        {
+            Some(id) => Err(TtsError::BadRequest(format!(
+                "phoneme id {id} is not one of this voice's {} symbols",
+                symbols.unwrap_or(0)
+            ))),
+            None if sentences.iter().any(|s| s.is_empty()) => {
+                Err(TtsError::BadRequest("a sentence has no phoneme ids".into()))
+            }
+            None => Ok(()),
+        }
+    }
+
     /// How long [`Voice::speak`] would take to say `text`, in seconds, without making audio.
     pub fn duration_secs(&self, text: &str, options: &SpeakOptions) -> Result<f64, TtsError> {
         check(options)?;
@@ -129,8 +173,8 @@ impl Voice {
         for (i, ids) in sentences.iter().enumerate() {
             frames += self.model.timing(&request(ids, options, i))?.total_frames();
         }
-        let samples = frames * self.config.hop_length as usize;
-        Ok(samples as f64 / self.config.sample_rate as f64)
+        let samples = frames * self.config().hop_length as usize;
+        Ok(samples as f64 / self.config().sample_rate as f64)
     }
 }
 
@@ -139,14 +183,19 @@ fn request<'a>(ids: &'a [i64], options: &SpeakOptions, sentence: usize) -> Reque
         ids,
         scales: options.scales,
         speaker: options.speaker,
-        seed: options.seed.wrapping_add((sentence as u64).wrapping_mul(0xA24B_AED4_963E_E407)),
+        seed: options
+            .seed
+            .wrapping_add((sentence as u64).wrapping_mul(0xA24B_AED4_963E_E407)),
     }
 }
 
 fn check(options: &SpeakOptions) -> Result<(), TtsError> {
     let s = options.scales;
     let fine = |v: f32, lo: f32, hi: f32| v.is_finite() && (lo..=hi).contains(&v);
-    if !fine(s.noise_scale, 0.0, 2.0) || !fine(s.noise_w, 0.0, 2.0) || !fine(s.length_scale, 0.1, 10.0) {
+    if !fine(s.noise_scale, 0.0, 2.0)
+        || !fine(s.noise_w, 0.0, 2.0)
+        || !fine(s.length_scale, 0.1, 10.0)
+    {
         return Err(TtsError::BadRequest(format!(
             "noise scales must be within 0..2 and the length scale within 0.1..10 (got {}, {}, {})",
             s.noise_scale, s.length_scale, s.noise_w
@@ -162,5 +211,7 @@ fn normalize(audio: &mut [f32]) {
         audio.iter_mut().for_each(|s| *s = 0.0);
         return;
     }
-    audio.iter_mut().for_each(|s| *s = (*s / peak).clamp(-1.0, 1.0));
+    audio
+        .iter_mut()
+        .for_each(|s| *s = (*s / peak).clamp(-1.0, 1.0));
 }

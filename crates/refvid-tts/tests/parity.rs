@@ -15,7 +15,11 @@ use refvid_tts::vits::{Noise, Request};
 use serde_json::Value;
 
 fn ids_of(v: &Value) -> Vec<i64> {
-    v.as_array().unwrap().iter().map(|i| i.as_i64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_i64().unwrap())
+        .collect()
 }
 
 #[test]
@@ -32,7 +36,10 @@ fn the_same_text_gives_the_same_ids_as_piper() {
         assert_eq!(got, expected, "{text:?} (piper: {})", case["phonemes"]);
         sentences += expected.len();
     }
-    println!("{} texts, {sentences} sentences: ids identical", cases.len());
+    println!(
+        "{} texts, {sentences} sentences: ids identical",
+        cases.len()
+    );
 }
 
 /// The closed-form stand-ins for the noise that the fixture script feeds too.
@@ -52,11 +59,20 @@ fn the_same_ids_give_onnxruntimes_waveform() {
     let mut worst = 0.0f32;
     for wave in fixture["waves"].as_array().unwrap() {
         let name = wave["name"].as_str().unwrap();
-        let s: Vec<f32> = wave["scales"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let s: Vec<f32> = wave["scales"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
         let ids = ids_of(&wave["ids"]);
         let request = Request {
             ids: &ids,
-            scales: Scales { noise_scale: s[0], length_scale: s[1], noise_w: s[2] },
+            scales: Scales {
+                noise_scale: s[0],
+                length_scale: s[1],
+                noise_w: s[2],
+            },
             speaker: None,
             seed: 1,
         };
@@ -64,15 +80,26 @@ fn the_same_ids_give_onnxruntimes_waveform() {
             "zero" => voice.model().audio(&request).unwrap(),
             _ => voice.model().audio_with(&request, &formula).unwrap(),
         };
-        assert_eq!(audio.len() as u64, wave["samples"].as_u64().unwrap(), "{name}: length");
+        assert_eq!(
+            audio.len() as u64,
+            wave["samples"].as_u64().unwrap(),
+            "{name}: length"
+        );
         let step = wave["step"].as_u64().unwrap() as usize;
         for (i, expected) in wave["decimated"].as_array().unwrap().iter().enumerate() {
             let diff = (audio[i * step] - expected.as_f64().unwrap() as f32).abs();
             worst = worst.max(diff);
-            assert!(diff <= 1e-4, "{name}: sample {} differs by {diff}", i * step);
+            assert!(
+                diff <= 1e-4,
+                "{name}: sample {} differs by {diff}",
+                i * step
+            );
         }
         let peak = audio.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        assert!((peak - wave["peak"].as_f64().unwrap() as f32).abs() <= 1e-4, "{name}: peak {peak}");
+        assert!(
+            (peak - wave["peak"].as_f64().unwrap() as f32).abs() <= 1e-4,
+            "{name}: peak {peak}"
+        );
     }
     println!("largest sample difference: {worst:e}");
 }
@@ -84,9 +111,14 @@ fn normalised_16_bit_speech_matches_the_piper_cli() {
     let mut options = voice.default_options();
     options.scales.noise_scale = 0.0;
     options.scales.noise_w = 0.0;
-    let speech = voice.speak(fixture["text"].as_str().unwrap(), &options).unwrap();
+    let speech = voice
+        .speak(fixture["text"].as_str().unwrap(), &options)
+        .unwrap();
     let pcm = refvid_tts::wav::to_i16(&speech.samples);
-    assert_eq!(speech.sample_rate as u64, fixture["sample_rate"].as_u64().unwrap());
+    assert_eq!(
+        speech.sample_rate as u64,
+        fixture["sample_rate"].as_u64().unwrap()
+    );
     assert_eq!(pcm.len() as u64, fixture["samples"].as_u64().unwrap());
     let step = fixture["step"].as_u64().unwrap() as usize;
     let mut worst = 0;

@@ -48,6 +48,8 @@ enum Command {
     Wan(WanCommand),
     /// Submit a request to a server, follow its progress and download the video.
     Submit(SubmitArgs),
+    /// Speak text with a Piper voice into a WAV file, or print the phoneme ids it becomes.
+    Tts(refvid::tts_cmd::TtsArgs),
     /// Print a task's result document.
     Status {
         #[command(flatten)]
@@ -363,6 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Submit(args) => submit(args).await,
+        Command::Tts(args) => refvid::tts_cmd::run(&args),
         Command::Wan(WanCommand::Check {
             model,
             module,

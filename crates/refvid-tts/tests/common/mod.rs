@@ -21,10 +21,14 @@ pub fn speech_dir() -> PathBuf {
 pub fn joe() -> Arc<Voice> {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
     let catalog = CATALOG.get_or_init(|| Catalog::open(&speech_dir(), &[], 2).expect("catalog"));
-    catalog.voice("en_US-joe-medium").expect("the joe voice loads")
+    catalog
+        .voice("en_US-joe-medium")
+        .expect("the joe voice loads")
 }
 
 pub fn fixture(name: &str) -> serde_json::Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("json")
 }

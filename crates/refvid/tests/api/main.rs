@@ -18,6 +18,7 @@ mod restart;
 mod s3_outputs;
 mod scale_out;
 mod sound;
+mod tts_cli;
 mod typed_client;
 mod validation;
 mod wan;
