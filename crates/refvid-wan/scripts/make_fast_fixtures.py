@@ -16,7 +16,13 @@ Writes, under crates/refvid-wan/tests/fixtures/fast/ (see the fixtures README, "
   renoise.safetensors
       the x0-then-renoise loop of LightX2V's WanStepDistillScheduler (their 1000-entry shifted
       sigma table indexed at 1000 - t) on the same model and conditioning, with the fresh noise of
-      every step saved: latents after every step, timesteps, sigmas, frames.
+      every step saved: latents after every step, timesteps, sigmas, frames;
+  caches.json, caches.safetensors
+      the tiny pipeline with diffusers' First-Block-Cache and MagCache enabled on its transformer
+      (`transformer.enable_cache(...)`), with and without guidance, MagCache with ratios of
+      another length (interpolated), and a MagCache calibration run: every skip decision (and
+      the measured change next to its threshold), the latents after every step, the frames, and
+      the calibrated ratios of each guidance pass.
 
 It reuses the venv and helpers of make_fixtures.py and the tiny pipeline folder written by
 make_pipeline_fixtures.py (it changes neither). Everything is seeded; re-runs write the same bytes.
@@ -252,6 +258,120 @@ def make_renoise():
     print("renoise run: timesteps", [round(float(t), 3) for t in timesteps])
 
 
+# ---------------------------------------------------------------------------------------------
+# Step caches (diffusers hooks/first_block_cache.py and hooks/mag_cache.py)
+
+CACHE_STEPS = 12
+
+
+class DecisionLog:
+    """Records every skip decision of the head hooks, in call order (cond, uncond, cond, ...),
+    with the quantity compared against the threshold, and the calibrated ratios per context.
+    The hooks are wrapped once; they record into the log made last."""
+
+    current = None
+    installed = False
+
+    def __init__(self):
+        self.decisions, self.measures, self.calibration = [], [], {}
+        DecisionLog.current = self
+        if not DecisionLog.installed:
+            DecisionLog.installed = True
+            self.install()
+
+    @staticmethod
+    def install():
+        from diffusers.hooks import first_block_cache as fbc
+        from diffusers.hooks import mag_cache as mc
+
+        fbc_decide = fbc.FBCHeadBlockHook._should_compute_remaining_blocks
+
+        def fbc_should_compute(hook, residual):
+            state = hook.state_manager.get_state()
+            prev = state.head_block_residual
+            measure = -1.0 if prev is None else (
+                ((residual - prev).abs().mean() / prev.abs().mean()).item())
+            compute = fbc_decide(hook, residual)
+            DecisionLog.current.decisions.append(int(compute))
+            DecisionLog.current.measures.append(measure)
+            return compute
+
+        mag_forward = mc.MagCacheHeadHook.new_forward
+
+        def mag_new_forward(hook, module, *args, **kwargs):
+            out = mag_forward(hook, module, *args, **kwargs)
+            state = hook.state_manager.get_state()
+            DecisionLog.current.decisions.append(int(state.should_compute))
+            DecisionLog.current.measures.append(float(state.accumulated_err))
+            return out
+
+        mag_calibrate = mc.MagCacheBlockHook._perform_calibration_step
+
+        def mag_calibration_step(hook, state, residual):
+            mag_calibrate(hook, state, residual)
+            name = hook.state_manager.context.name
+            ratios = DecisionLog.current.calibration.setdefault(name, [])
+            ratios.append(float(state.calibration_ratios[-1]))
+
+        fbc.FBCHeadBlockHook._should_compute_remaining_blocks = fbc_should_compute
+        mc.MagCacheHeadHook.new_forward = mag_new_forward
+        mc.MagCacheBlockHook._perform_calibration_step = mag_calibration_step
+
+
+def cache_cases(ratios):
+    from diffusers.hooks import FirstBlockCacheConfig, MagCacheConfig
+
+    n = CACHE_STEPS
+    return [
+        ("fbc_cfg", dict(cache="first_block:0.5", steps=n, guidance=5.0),
+         FirstBlockCacheConfig(threshold=0.5)),
+        ("fbc_single", dict(cache="first_block:0.35", steps=n, guidance=1.0),
+         FirstBlockCacheConfig(threshold=0.35)),
+        ("mag_cfg", dict(cache="mag:0.15,2", steps=n, guidance=5.0, ratios=ratios),
+         MagCacheConfig(threshold=0.15, max_skip_steps=2, num_inference_steps=n,
+                        mag_ratios=ratios)),
+        ("mag_interp", dict(cache="mag:0.3", steps=n - 2, guidance=5.0, ratios=ratios),
+         MagCacheConfig(threshold=0.3, num_inference_steps=n - 2, mag_ratios=ratios)),
+    ]
+
+
+def run_cached(inputs, config, steps, guidance):
+    log = DecisionLog()
+    pipe = tiny_pipeline()
+    pipe.transformer.enable_cache(config)
+    rec = run_recorded(pipe, inputs, steps, guidance, {})
+    return rec, log
+
+
+def make_caches():
+    import torch
+    from diffusers.hooks import MagCacheConfig
+
+    inputs = pipeline_inputs()
+    # MagCache calibration on the 12-step run with guidance: the ratios of both passes.
+    _, cal = run_cached(inputs, MagCacheConfig(calibrate=True, num_inference_steps=CACHE_STEPS),
+                        CACHE_STEPS, 5.0)
+    ratios = cal.calibration["cond"]
+    out = {"calibration.cond": torch.tensor(cal.calibration["cond"]),
+           "calibration.uncond": torch.tensor(cal.calibration["uncond"])}
+    cases = [{"name": "calibration", "steps": CACHE_STEPS, "guidance": 5.0}]
+    for name, case, config in cache_cases(ratios):
+        rec, log = run_cached(inputs, config, case["steps"], case["guidance"])
+        threshold = config.threshold
+        margins = [abs(m - threshold) for m in log.measures if m >= 0]
+        assert min(margins) > 1e-3, f"{name}: a decision within 1e-3 of the threshold"
+        skipped = log.decisions.count(0)
+        assert 0 < skipped < len(log.decisions) - 2, f"{name}: {log.decisions}"
+        out.update({f"{name}.{k}": v for k, v in rec.items() if not k.startswith("timestep")})
+        out[f"{name}.decisions"] = torch.tensor(log.decisions, dtype=torch.uint8)
+        case.update(name=name, decisions=log.decisions, margin=min(margins))
+        cases.append(case)
+        print(f"{name}: {skipped} of {len(log.decisions)} passes skipped; "
+              f"closest decision {min(margins):.3g} from the threshold")
+    save_tensors(FAST / "caches.safetensors", out)
+    (FAST / "caches.json").write_text(json.dumps(cases, indent=1) + "\n")
+
+
 def main():
     ensure_venv()
     import torch
@@ -262,6 +382,7 @@ def main():
     make_step_lists()
     make_few_step()
     make_renoise()
+    make_caches()
 
 
 if __name__ == "__main__":

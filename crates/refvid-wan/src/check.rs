@@ -11,7 +11,10 @@
 //! | `vae_decode` | `z` `[B, z, F', h, w]` (un-normalised latents) | `sample` |
 //! | `pipeline` | `prompt_embeds`, `negative_prompt_embeds`, `latents` (initial noise), `reference_images`, scalars `num_inference_steps`, `guidance_scale`, `flow_shift` (see [`crate::pipeline::check`]) | `video` |
 //!
-//! Outputs are written as f32 whatever the compute dtype.
+//! Outputs are written as f32 whatever the compute dtype. With a step cache (`cache`, pipeline
+//! module only) the output file also holds what the cache did: `cache_passes`,
+//! `cache_skipped_passes`, `cache_blocks_run`, `cache_blocks_skipped` (i64 scalars) and
+//! `cache_decisions.{pass}` (u8, 1 where every block ran; pass 0 conditional, 1 unconditional).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -96,10 +99,19 @@ pub struct CheckArgs {
     pub dtype: Precision,
     /// `--device` (default cpu).
     pub device: DeviceKind,
+    /// `--cache` (pipeline module only; default none).
+    pub cache: crate::step_cache::CacheConfig,
 }
 
 /// Runs the module on the inputs and writes the outputs (see the module docs for the names).
 pub fn run_check(args: &CheckArgs) -> Result<()> {
+    if args.cache.is_on() && args.module != Module::Pipeline {
+        return Err(WanError::Input(format!(
+            "--cache {} applies to the pipeline module, not {}",
+            args.cache,
+            args.module.name()
+        )));
+    }
     let device = args.device.open()?;
     let inputs = read_inputs(&args.inputs, &device)?;
     let outputs = match args.module {
@@ -110,7 +122,7 @@ pub fn run_check(args: &CheckArgs) -> Result<()> {
         Module::Pipeline => {
             let pipe =
                 crate::pipeline::WanVacePipeline::load(&args.model, args.dtype.dtype(), &device)?;
-            crate::pipeline::check::run(&pipe, &inputs)?
+            crate::pipeline::check::run(&pipe, &inputs, &args.cache)?
         }
     };
     candle_core::safetensors::save(&outputs, &args.out).map_err(|e| match e {

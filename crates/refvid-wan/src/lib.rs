@@ -7,7 +7,9 @@
 //! - [`loading`]: finding checkpoints (diffusers folders, the original Wan release, single
 //!   files, `.pth` and `.safetensors`), sharded safetensors, dtypes, named errors;
 //!   [`layout`]: the original ↔ diffusers key tables.
-//! - [`scheduler`]: the flow-matching UniPC and Euler schedulers (`scheduler_config.json`).
+//! - [`scheduler`]: the flow-matching UniPC and Euler schedulers (`scheduler_config.json`), step
+//!   lists and the x0-then-renoise sampler of step-distilled models.
+//! - [`step_cache`]: First-Block-Cache and MagCache for the many-step path.
 //! - [`pipeline`]: `WanVACEPipeline` for reference-to-video (prompt, references → frames).
 //! - [`engine`]: the seam to refvid's `Engine` trait — [`engine::VideoModel`] (a model that
 //!   renders at its own size and rate) and [`engine::ModelEngine`] (the fitting to the job,
@@ -30,6 +32,7 @@ pub mod pipeline;
 pub mod rope;
 pub mod runtime;
 pub mod scheduler;
+pub mod step_cache;
 pub mod tokenizer;
 pub mod transformer;
 pub mod umt5;

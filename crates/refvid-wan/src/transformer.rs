@@ -385,6 +385,19 @@ impl ConditionEmbedder {
     }
 }
 
+/// Stands in for the main blocks of one forward pass: a step cache
+/// ([`crate::step_cache`]) decides, block by block, to run a block or to reuse what it stored.
+pub trait BlockHook {
+    /// Block `index` of `count` applied to `x`: call `run(x)` to run it, or return a stand-in.
+    fn block(
+        &mut self,
+        index: usize,
+        count: usize,
+        x: &Tensor,
+        run: &mut dyn FnMut(&Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor>;
+}
+
 /// Per-call options of [`WanTransformer::forward`].
 #[derive(Debug, Clone, Copy)]
 pub struct ForwardOptions {
@@ -485,6 +498,20 @@ impl WanTransformer {
         encoder_hidden_states: &Tensor,
         vace: Option<VaceInput<'_>>,
     ) -> Result<Tensor> {
+        self.forward_hooked(hidden_states, timestep, encoder_hidden_states, vace, None)
+    }
+
+    /// [`forward`](Self::forward) with a [`BlockHook`] deciding block by block whether the main
+    /// blocks run (a step cache); the VACE blocks always run and every hint is added after its
+    /// block whatever the hook did, as diffusers' hooked VACE transformer does.
+    pub fn forward_hooked(
+        &self,
+        hidden_states: &Tensor,
+        timestep: &Tensor,
+        encoder_hidden_states: &Tensor,
+        vace: Option<VaceInput<'_>>,
+        mut hook: Option<&mut dyn BlockHook>,
+    ) -> Result<Tensor> {
         let (b, _c, f, h, w) = hidden_states.dims5()?;
         let (pt, ph, pw) = self.cfg.patch();
         let grid = (f / pt, h / ph, w / pw);
@@ -512,8 +539,13 @@ impl WanTransformer {
         };
 
         let mut x = x;
+        let count = self.blocks.len();
         for (i, block) in self.blocks.iter().enumerate() {
-            x = block.forward(&x, &context, &temb6, &rope)?;
+            let mut run = |x: &Tensor| block.forward(x, &context, &temb6, &rope);
+            x = match hook.as_deref_mut() {
+                Some(hook) => hook.block(i, count, &x, &mut run)?,
+                None => run(&x)?,
+            };
             if let Some(hint) = hints.iter().find(|hint| hint.layer == i) {
                 x = (x + hint.scaled()?)?;
             }

@@ -16,10 +16,14 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::pipeline::check::request_from_inputs;
-use refvid_wan::pipeline::{EncodedRequest, Sampling, StepState, WanVacePipeline};
+use refvid_wan::pipeline::{
+    EncodedRequest, GenerateParams, Reference, Sampling, StepState, WanVacePipeline,
+};
 use refvid_wan::scheduler::{
     EulerConfig, NoiseSource, SamplerKind, SchedulerConfig, UniPcConfig, from_config,
 };
+use refvid_wan::step_cache::mag::{MagSettings, load_ratios};
+use refvid_wan::step_cache::{CacheConfig, StepCache};
 use refvid_wan::vae::WanVae;
 
 const F32_REL_TOL: f32 = 1e-4;
@@ -124,36 +128,40 @@ fn few_step_inputs() -> HashMap<String, Tensor> {
     inputs
 }
 
-/// Runs a request, returning the latents after every step (and their timesteps) and the frames.
-fn run_recorded(
-    pipe: &WanVacePipeline,
-    req: &EncodedRequest,
-    noise: NoiseSource,
-) -> (Vec<(f64, Tensor)>, Tensor) {
-    let canvases = pipe
-        .reference_canvases(&req.references, req.width, req.height)
-        .unwrap();
-    let context = pipe
-        .vace_context(&canvases, req.width, req.height, req.num_frames)
-        .unwrap();
+/// What a recorded run gives: the timestep and latents after every step, the frames, and the
+/// step cache (its decisions and counts).
+struct Recorded {
+    steps: Vec<(f64, Tensor)>,
+    video: Tensor,
+    cache: StepCache,
+}
+
+/// Runs a request, recording the latents after every step.
+fn run_recorded(pipe: &WanVacePipeline, req: &EncodedRequest, noise: NoiseSource) -> Recorded {
+    let context = pipe.context_for(req).unwrap();
     let mut scheduler = pipe.scheduler_for(req, noise).unwrap();
+    let mut cache = pipe.step_cache_for(req).unwrap();
     let mut steps = Vec::new();
     let mut record = |s: &StepState<'_>| {
         steps.push((s.timestep, s.latents.clone()));
         true
     };
     let latents = pipe
-        .denoise_with_scheduler(req, &context, scheduler.as_mut(), &mut record)
+        .denoise_with_scheduler(req, &context, scheduler.as_mut(), &mut cache, &mut record)
         .unwrap();
     let video = pipe.decode(&latents, req.references.len()).unwrap();
-    (steps, video)
+    Recorded {
+        steps,
+        video,
+        cache,
+    }
 }
 
 fn check_few_step(name: &str, pipe: &WanVacePipeline) {
     let reference = load("fast/few_step.safetensors");
     let req = request_from_inputs(&few_step_inputs()).unwrap();
     assert!(req.negative_prompt_embeds.is_none());
-    let (steps, video) = run_recorded(pipe, &req, NoiseSource::Seeded(0));
+    let Recorded { steps, video, .. } = run_recorded(pipe, &req, NoiseSource::Seeded(0));
     assert_eq!(steps.len(), 4);
     for (i, (t, latents)) in steps.iter().enumerate() {
         let t_ref = reference[&format!("{name}.timestep.{i}")]
@@ -199,6 +207,7 @@ fn the_parity_command_takes_the_step_list() {
         out: out.clone(),
         dtype: Default::default(),
         device: Default::default(),
+        cache: Default::default(),
     };
     refvid_wan::run_check(&args).unwrap();
     let video = &candle_core::safetensors::load(&out, &Device::Cpu).unwrap()["video"];
@@ -232,11 +241,12 @@ fn renoise_sampler_matches_lightx2v_step_distill_loop() {
     req.sampling = Sampling {
         sampler: SamplerKind::Renoise,
         timesteps: Some(to_f64s(&reference["timesteps_in"])),
+        ..Sampling::default()
     };
     let noises = (0..3)
         .map(|i| reference[&format!("noise.{i}")].clone())
         .collect();
-    let (steps, video) = run_recorded(&pipe, &req, NoiseSource::Given(noises));
+    let Recorded { steps, video, .. } = run_recorded(&pipe, &req, NoiseSource::Given(noises));
     let t_ref = to_f64s(&reference["timesteps"]);
     for (i, (t, latents)) in steps.iter().enumerate() {
         assert!(
@@ -273,4 +283,252 @@ fn renoise_with_a_seed_is_reproducible_and_seed_dependent() {
         compare(&a, &d).0 > 1e-3,
         "the renoise sampler differs from UniPC"
     );
+}
+
+#[derive(serde::Deserialize)]
+struct CacheCase {
+    name: String,
+    steps: usize,
+    guidance: f64,
+    #[serde(default)]
+    cache: Option<String>,
+    #[serde(default)]
+    ratios: Option<Vec<f32>>,
+    #[serde(default)]
+    decisions: Vec<u8>,
+}
+
+fn cache_cases() -> Vec<CacheCase> {
+    let text = std::fs::read_to_string(fixtures().join("fast/caches.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The pipeline case of `pipeline_inputs.safetensors` with a cache case's steps and guidance.
+fn cache_request(case: &CacheCase) -> EncodedRequest {
+    let mut inputs = load("pipeline_inputs.safetensors");
+    let dev = Device::Cpu;
+    inputs.insert(
+        "num_inference_steps".into(),
+        Tensor::new(case.steps as i64, &dev).unwrap(),
+    );
+    inputs.insert(
+        "guidance_scale".into(),
+        Tensor::new(case.guidance as f32, &dev).unwrap(),
+    );
+    if case.guidance <= 1.0 {
+        inputs.remove("negative_prompt_embeds");
+    }
+    let mut req = request_from_inputs(&inputs).unwrap();
+    // diffusers' pipeline ran with the folder's scheduler as it is (shift 3).
+    req.shift = None;
+    req.sampling.cache = cache_config(case);
+    req
+}
+
+fn cache_config(case: &CacheCase) -> CacheConfig {
+    let spec = case.cache.as_deref().unwrap_or("none");
+    match spec.parse::<CacheConfig>().unwrap() {
+        CacheConfig::Mag(mut m) => {
+            m.ratios = case.ratios.clone().map(|r| vec![r]);
+            CacheConfig::Mag(m)
+        }
+        other => other,
+    }
+}
+
+/// Our decisions in diffusers' call order (conditional, unconditional, conditional, …).
+fn interleaved_decisions(cache: &StepCache, passes: usize) -> Vec<u8> {
+    let per_pass: Vec<&[bool]> = (0..passes).map(|p| cache.decisions(p)).collect();
+    let steps = per_pass[0].len();
+    (0..steps)
+        .flat_map(|i| per_pass.iter().map(move |d| u8::from(d[i])))
+        .collect()
+}
+
+#[test]
+fn step_caches_make_diffusers_decisions_and_outputs() {
+    let reference = load("fast/caches.safetensors");
+    let pipe = pipeline(None);
+    let blocks = 4;
+    let cases: Vec<CacheCase> = cache_cases()
+        .into_iter()
+        .filter(|c| c.cache.is_some())
+        .collect();
+    assert_eq!(cases.len(), 4);
+    for case in cases {
+        let req = cache_request(&case);
+        let run = run_recorded(&pipe, &req, NoiseSource::Seeded(0));
+        let passes = if case.guidance > 1.0 { 2 } else { 1 };
+        let decisions = interleaved_decisions(&run.cache, passes);
+        let want: Vec<u8> = reference[&format!("{}.decisions", case.name)]
+            .to_vec1()
+            .unwrap();
+        assert_eq!(decisions, want, "{}: decisions", case.name);
+        assert_eq!(
+            want, case.decisions,
+            "{}: fixture json and tensors",
+            case.name
+        );
+        let skipped = want.iter().filter(|&&d| d == 0).count();
+        let stats = run.cache.stats();
+        let per_skip = if case.name.starts_with("mag") {
+            blocks
+        } else {
+            blocks - 1
+        };
+        assert_eq!(stats.passes, want.len(), "{}", case.name);
+        assert_eq!(stats.skipped_passes, skipped, "{}", case.name);
+        assert_eq!(stats.blocks_skipped, skipped * per_skip, "{}", case.name);
+        assert_eq!(stats.blocks_run + stats.blocks_skipped, want.len() * blocks);
+        for (i, (_, latents)) in run.steps.iter().enumerate() {
+            let want = &reference[&format!("{}.latents.{i}", case.name)];
+            assert_rel(
+                &format!("{} latents after step {}", case.name, i + 1),
+                latents,
+                want,
+            );
+        }
+        let want = &reference[&format!("{}.video", case.name)];
+        assert_abs(
+            &format!("{} frames", case.name),
+            &run.video,
+            want,
+            VIDEO_ABS_TOL,
+        );
+    }
+}
+
+#[test]
+fn the_parity_command_runs_first_block_cache_and_reports_it() {
+    let case = cache_cases()
+        .into_iter()
+        .find(|c| c.name == "fbc_cfg")
+        .unwrap();
+    let reference = load("fast/caches.safetensors");
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = load("pipeline_inputs.safetensors");
+    inputs.insert(
+        "num_inference_steps".into(),
+        Tensor::new(case.steps as i64, &Device::Cpu).unwrap(),
+    );
+    inputs.remove("flow_shift");
+    let (inputs_path, out) = (dir.path().join("in.st"), dir.path().join("out.st"));
+    candle_core::safetensors::save(&inputs, &inputs_path).unwrap();
+    let mut args = refvid_wan::CheckArgs {
+        model: fixtures().join("tiny-vace-r2v"),
+        module: refvid_wan::Module::Pipeline,
+        inputs: inputs_path,
+        out: out.clone(),
+        dtype: Default::default(),
+        device: Default::default(),
+        cache: case.cache.as_deref().unwrap().parse().unwrap(),
+    };
+    refvid_wan::run_check(&args).unwrap();
+    let got = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
+    assert_abs(
+        "check fbc frames",
+        &got["video"],
+        &reference["fbc_cfg.video"],
+        VIDEO_ABS_TOL,
+    );
+    let want: Vec<u8> = reference["fbc_cfg.decisions"].to_vec1().unwrap();
+    let cond: Vec<u8> = got["cache_decisions.0"].to_vec1().unwrap();
+    let uncond: Vec<u8> = got["cache_decisions.1"].to_vec1().unwrap();
+    let even: Vec<u8> = want.iter().step_by(2).copied().collect();
+    let odd: Vec<u8> = want.iter().skip(1).step_by(2).copied().collect();
+    assert_eq!((cond, uncond), (even, odd));
+    let skipped = want.iter().filter(|&&d| d == 0).count() as i64;
+    let scalar = |n: &str| got[n].to_scalar::<i64>().unwrap();
+    assert_eq!(scalar("cache_passes"), want.len() as i64);
+    assert_eq!(scalar("cache_skipped_passes"), skipped);
+    assert_eq!(scalar("cache_blocks_skipped"), 3 * skipped);
+
+    // A cache on another module is refused.
+    args.module = refvid_wan::Module::Transformer;
+    let e = refvid_wan::run_check(&args).unwrap_err().to_string();
+    assert!(e.contains("applies to the pipeline module"), "{e}");
+}
+
+#[test]
+fn mag_calibration_measures_diffusers_ratios() {
+    let reference = load("fast/caches.safetensors");
+    let case = cache_cases()
+        .into_iter()
+        .find(|c| c.name == "calibration")
+        .unwrap();
+    let pipe = pipeline(None);
+    let mut req = cache_request(&case);
+    req.sampling.cache = CacheConfig::Mag(MagSettings::calibration());
+    let run = run_recorded(&pipe, &req, NoiseSource::Seeded(0));
+    assert_eq!(run.cache.stats().skipped_passes, 0);
+    let ours = run.cache.calibration();
+    assert_eq!(ours.len(), 2);
+    for (pass, name) in ["cond", "uncond"].iter().enumerate() {
+        let want: Vec<f32> = reference[&format!("calibration.{name}")].to_vec1().unwrap();
+        assert_eq!(ours[pass].len(), want.len());
+        let err = ours[pass]
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        eprintln!("calibration {name}: max abs err {err:.3e}");
+        assert!(err <= 1e-4, "calibration {name}: {err}");
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PipelineCase {
+    prompt: String,
+    negative_prompt: String,
+    width: usize,
+    height: usize,
+    num_frames: usize,
+}
+
+/// The calibration as `refvid wan calibrate-mag` runs it: from the prompt text and the RGB8
+/// references, with the fixture's initial noise; written as JSON and read back as ratios.
+#[test]
+fn mag_calibration_from_text_round_trips_through_its_file() {
+    let reference = load("fast/caches.safetensors");
+    let text = std::fs::read_to_string(fixtures().join("pipeline_case.json")).unwrap();
+    let c: PipelineCase = serde_json::from_str(&text).unwrap();
+    let inputs = load("pipeline_inputs.safetensors");
+    let mut p = GenerateParams::new(c.prompt);
+    p.negative_prompt = c.negative_prompt;
+    (p.width, p.height, p.num_frames) = (c.width, c.height, c.num_frames);
+    (p.steps, p.guidance) = (12, 5.0);
+    p.initial_noise = Some(inputs["latents"].clone());
+    p.references = (0..2)
+        .map(|i| {
+            let t = &inputs[&format!("reference_rgb8.{i}")];
+            let (height, width, _) = t.dims3().unwrap();
+            Reference::Rgb8 {
+                width,
+                height,
+                data: t.flatten_all().unwrap().to_vec1().unwrap(),
+            }
+        })
+        .collect();
+    let mut steps_seen = 0;
+    let cal = pipeline(None)
+        .calibrate_mag(&p, &mut |done, _| {
+            steps_seen = done;
+            true
+        })
+        .unwrap();
+    assert_eq!((steps_seen, cal.steps, cal.shift), (12, 12, 3.0));
+    for (pass, name) in ["cond", "uncond"].iter().enumerate() {
+        let want: Vec<f32> = reference[&format!("calibration.{name}")].to_vec1().unwrap();
+        let err = cal.ratios[pass]
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        eprintln!("calibration from text, {name}: max abs err {err:.3e}");
+        assert!(err <= 1e-4, "{name}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ratios.json");
+    std::fs::write(&file, serde_json::to_string(&cal).unwrap()).unwrap();
+    assert_eq!(load_ratios(&file).unwrap(), cal.ratios);
 }

@@ -223,6 +223,7 @@ fn run_check_writes_reference_outputs() {
         out: out.clone(),
         dtype: Precision::F32,
         device: DeviceKind::Cpu,
+        cache: Default::default(),
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
@@ -241,6 +242,7 @@ fn run_check_writes_reference_outputs() {
         out: out.clone(),
         dtype: "f32".parse().unwrap(),
         device: "cpu".parse().unwrap(),
+        cache: Default::default(),
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
@@ -267,6 +269,7 @@ fn run_check_names_a_missing_input() {
         out: dir.join("out.safetensors"),
         dtype: Precision::F32,
         device: DeviceKind::Cpu,
+        cache: Default::default(),
     })
     .unwrap_err();
     assert!(err.to_string().contains("control_hidden_states"), "{err}");

@@ -347,6 +347,7 @@ fn check_module_pipeline_writes_the_video() {
         out: out.clone(),
         dtype: refvid_wan::runtime::Precision::F32,
         device: refvid_wan::runtime::DeviceKind::Cpu,
+        cache: Default::default(),
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();

@@ -187,6 +187,7 @@ fn run_check_encodes_and_decodes() {
         out: out.clone(),
         dtype: Precision::F32,
         device: DeviceKind::Cpu,
+        cache: Default::default(),
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
@@ -204,6 +205,7 @@ fn run_check_encodes_and_decodes() {
         out: out.clone(),
         dtype: Precision::F32,
         device: DeviceKind::Cpu,
+        cache: Default::default(),
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
@@ -225,6 +227,7 @@ fn run_check_names_the_missing_vae_input() {
         out: dir.join("out.safetensors"),
         dtype: Precision::F32,
         device: DeviceKind::Cpu,
+        cache: Default::default(),
     })
     .unwrap_err();
     assert!(err.to_string().contains("`z`"), "{err}");

@@ -1,6 +1,7 @@
 //! The refvid application: wiring the store, blob store, engine, worker and HTTP server
 //! together from a [`ServeConfig`]. The binary's subcommands are thin layers over this.
 
+pub mod calibrate_cmd;
 pub mod client;
 pub mod config_file;
 pub mod engines;

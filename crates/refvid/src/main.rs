@@ -90,7 +90,58 @@ enum WanCommand {
         /// cpu, cuda or cuda:N.
         #[arg(long, default_value = "cpu")]
         device: refvid_wan::runtime::DeviceKind,
+        /// Step cache of the pipeline module: none, first_block:THRESHOLD or
+        /// mag:THRESHOLD[,MAX_SKIP_STEPS]; what it skipped is written to the outputs too.
+        #[arg(long, default_value = "none")]
+        cache: refvid_wan::step_cache::CacheConfig,
+        /// MagCache ratios (JSON: one list, one list per guidance pass, or the file
+        /// `wan calibrate-mag` writes); default: MagCache's Wan2.1-T2V-1.3B ratios.
+        #[arg(long)]
+        mag_ratios: Option<PathBuf>,
     },
+    /// Measure a checkpoint's MagCache magnitude ratios (one full generation that skips
+    /// nothing) and write them as JSON for --mag-ratios.
+    CalibrateMag(CalibrateMagArgs),
+}
+
+#[derive(Debug, Args)]
+struct CalibrateMagArgs {
+    /// A diffusers Wan2.1-VACE pipeline folder.
+    #[arg(long)]
+    model: PathBuf,
+    /// Where to write the ratios (JSON).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// The prompt of the calibration run (the ratios hardly depend on it).
+    #[arg(
+        long,
+        default_value = "A person walks through a sunny park, cinematic lighting"
+    )]
+    prompt: String,
+    #[arg(long, default_value = "")]
+    negative_prompt: String,
+    /// The steps the ratios are for (other step counts interpolate them).
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    #[arg(long, default_value_t = 5.0)]
+    guidance: f64,
+    /// Flow shift (default: the folder's scheduler config).
+    #[arg(long)]
+    shift: Option<f64>,
+    /// Video size WIDTHxHEIGHT.
+    #[arg(long, default_value = "832x480", value_parser = refvid::engines::parse_size)]
+    size: (usize, usize),
+    /// Frames (4k + 1).
+    #[arg(long, default_value_t = 81)]
+    frames: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// f32, bf16 or f16.
+    #[arg(long, default_value = "f32")]
+    dtype: refvid_wan::runtime::Precision,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: refvid_wan::runtime::DeviceKind,
 }
 
 /// Which server, and the key to use there.
@@ -373,6 +424,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             out,
             dtype,
             device,
+            cache,
+            mag_ratios,
         }) => {
             let args = refvid_wan::CheckArgs {
                 model,
@@ -381,8 +434,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 out,
                 dtype,
                 device,
+                cache: cache.with_ratio_file(mag_ratios.as_deref())?,
             };
             Ok(refvid_wan::run_check(&args)?)
+        }
+        Command::Wan(WanCommand::CalibrateMag(a)) => {
+            let ratios =
+                refvid::calibrate_cmd::calibrate_mag(&refvid::calibrate_cmd::CalibrateOptions {
+                    model: a.model,
+                    out: a.out.clone(),
+                    prompt: a.prompt,
+                    negative_prompt: a.negative_prompt,
+                    steps: a.steps,
+                    guidance: a.guidance,
+                    shift: a.shift,
+                    size: a.size,
+                    frames: a.frames,
+                    seed: a.seed,
+                    precision: a.dtype,
+                    device: a.device,
+                })?;
+            println!(
+                "wrote {} ({} passes x {} steps)",
+                a.out.display(),
+                ratios.len(),
+                ratios.first().map_or(0, Vec::len)
+            );
+            Ok(())
         }
         Command::Status { endpoint, task_id } => {
             let doc = refvid::client::status(&endpoint.endpoint(), &task_id).await?;

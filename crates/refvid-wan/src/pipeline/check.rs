@@ -15,10 +15,12 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use super::{EncodedRequest, Sampling, WanVacePipeline};
 use crate::error::{Result, WanError};
+use crate::scheduler::NoiseSource;
+use crate::step_cache::{CacheConfig, StepCache};
 
 fn input<'a>(inputs: &'a HashMap<String, Tensor>, name: &str) -> Result<&'a Tensor> {
     inputs
@@ -126,14 +128,52 @@ pub fn request_from_inputs(inputs: &HashMap<String, Tensor>) -> Result<EncodedRe
     })
 }
 
-/// Runs the pipeline on the inputs: `{"video": [F, H, W, 3]}`.
+/// Runs the pipeline on the inputs with a step cache: `{"video": [F, H, W, 3]}` and, with a
+/// cache, what it did (see [`crate::check`]).
 pub fn run(
     pipe: &WanVacePipeline,
     inputs: &HashMap<String, Tensor>,
+    cache: &CacheConfig,
 ) -> Result<HashMap<String, Tensor>> {
-    let req = request_from_inputs(inputs)?;
-    let video = pipe.run(&req, &mut |_| true)?;
-    Ok(HashMap::from([("video".to_string(), video)]))
+    let mut req = request_from_inputs(inputs)?;
+    req.sampling.cache = cache.clone();
+    let context = pipe.context_for(&req)?;
+    let mut scheduler = pipe.scheduler_for(&req, NoiseSource::Seeded(req.seed))?;
+    let mut step_cache = pipe.step_cache_for(&req)?;
+    let latents = pipe.denoise_with_scheduler(
+        &req,
+        &context,
+        scheduler.as_mut(),
+        &mut step_cache,
+        &mut |_| true,
+    )?;
+    let video = pipe.decode(&latents, req.references.len())?;
+    let mut out = HashMap::from([("video".to_string(), video)]);
+    if cache.is_on() {
+        out.extend(cache_outputs(&step_cache, pipe.device())?);
+    }
+    Ok(out)
+}
+
+/// The cache's counts and per-pass decisions as output tensors.
+fn cache_outputs(cache: &StepCache, device: &Device) -> Result<HashMap<String, Tensor>> {
+    let s = cache.stats();
+    let mut out = HashMap::new();
+    for (name, v) in [
+        ("cache_passes", s.passes),
+        ("cache_skipped_passes", s.skipped_passes),
+        ("cache_blocks_run", s.blocks_run),
+        ("cache_blocks_skipped", s.blocks_skipped),
+    ] {
+        out.insert(name.to_string(), Tensor::new(v as i64, device)?);
+    }
+    for pass in 0..2 {
+        let d: Vec<u8> = cache.decisions(pass).iter().map(|&b| u8::from(b)).collect();
+        if !d.is_empty() {
+            out.insert(format!("cache_decisions.{pass}"), Tensor::new(d, device)?);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use candle_core::{DType, Tensor};
 
 use crate::error::{Result, WanError};
 use crate::scheduler::FlowScheduler;
+use crate::step_cache::CacheStats;
 
 /// What the callback sees after each step.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +18,8 @@ pub struct StepState<'a> {
     pub timestep: f64,
     /// The latents after the step (f32, reference frames included).
     pub latents: &'a Tensor,
+    /// What the step cache skipped so far (all zero without a cache).
+    pub cache: CacheStats,
 }
 
 /// The text conditioning of a run.
@@ -36,8 +39,14 @@ impl Guidance<'_> {
     }
 }
 
-/// The model as the loop sees it: `(latents, timestep, text embeddings) → velocity`.
-pub type Model<'m> = dyn Fn(&Tensor, f64, &Tensor) -> Result<Tensor> + 'm;
+/// The conditional (text) pass of a step.
+pub const COND_PASS: usize = 0;
+/// The unconditional (negative prompt) pass of a step.
+pub const UNCOND_PASS: usize = 1;
+
+/// The model as the loop sees it: `(latents, timestep, text embeddings, pass) → velocity`, with
+/// `pass` [`COND_PASS`] or [`UNCOND_PASS`] (step caches keep one state per pass).
+pub type Model<'m> = dyn Fn(&Tensor, f64, &Tensor, usize) -> Result<Tensor> + 'm;
 
 /// `uncond + g·(cond − uncond)`.
 pub fn combine_cfg(cond: &Tensor, uncond: &Tensor, scale: f64) -> Result<Tensor> {
@@ -67,9 +76,12 @@ pub fn denoise(
     let total = timesteps.len();
     let mut latents = latents.to_dtype(DType::F32)?;
     for (i, &t) in timesteps.iter().enumerate() {
-        let cond = model(&latents, t, guidance.prompt_embeds)?;
+        let cond = model(&latents, t, guidance.prompt_embeds, COND_PASS)?;
         let pred = match negative {
-            Some(neg) => combine_cfg(&cond, &model(&latents, t, neg)?, guidance.scale)?,
+            Some(neg) => {
+                let uncond = model(&latents, t, neg, UNCOND_PASS)?;
+                combine_cfg(&cond, &uncond, guidance.scale)?
+            }
             None => cond,
         };
         latents = scheduler.step(&pred, i, &latents)?;
@@ -78,6 +90,7 @@ pub fn denoise(
             total,
             timestep: t,
             latents: &latents,
+            cache: CacheStats::default(),
         };
         if !on_step(&state) {
             return Err(WanError::Cancelled { step: i + 1, total });
@@ -106,8 +119,10 @@ mod tests {
         let neg = Tensor::new(&[0f32], &dev)?;
         let calls = Cell::new(0);
         // The "velocity" is the text embedding itself: cond 1, uncond 0 → guided 3.
-        let model = |_x: &Tensor, _t: f64, text: &Tensor| {
+        let passes = std::cell::RefCell::new(Vec::new());
+        let model = |_x: &Tensor, _t: f64, text: &Tensor, pass: usize| {
             calls.set(calls.get() + 1);
+            passes.borrow_mut().push(pass);
             Ok(text.clone())
         };
         let mut s = euler(2);
@@ -119,6 +134,10 @@ mod tests {
         let x0 = Tensor::new(&[0f32], &dev)?;
         let out = denoise(&model, &mut s, x0, &g, &mut |_| true)?;
         assert_eq!(calls.get(), 4);
+        assert_eq!(
+            *passes.borrow(),
+            vec![COND_PASS, UNCOND_PASS, COND_PASS, UNCOND_PASS]
+        );
         // x += Σ dt·3 with Σ dt = σ_end − σ_start = −1.
         assert!((out.to_vec1::<f32>()?[0] + 3.0).abs() < 1e-6);
         Ok(())
@@ -129,7 +148,7 @@ mod tests {
         let dev = Device::Cpu;
         let pos = Tensor::new(&[1f32], &dev)?;
         let calls = Cell::new(0);
-        let model = |_x: &Tensor, _t: f64, text: &Tensor| {
+        let model = |_x: &Tensor, _t: f64, text: &Tensor, _pass: usize| {
             calls.set(calls.get() + 1);
             Ok(text.clone())
         };
@@ -149,7 +168,7 @@ mod tests {
     fn callback_reports_progress_and_can_cancel() -> Result<()> {
         let dev = Device::Cpu;
         let pos = Tensor::new(&[1f32], &dev)?;
-        let model = |_x: &Tensor, _t: f64, text: &Tensor| Ok(text.clone());
+        let model = |_x: &Tensor, _t: f64, text: &Tensor, _pass: usize| Ok(text.clone());
         let g = Guidance {
             prompt_embeds: &pos,
             negative_prompt_embeds: None,

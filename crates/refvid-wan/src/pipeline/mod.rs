@@ -17,9 +17,13 @@
 //! 6. the reference frames are dropped, the latents de-normalised and VAE-decoded to
 //!    `[F, H, W, 3]` in 0..1.
 //!
+//! Step caches ([`Sampling::cache`]) hook the transformer's main blocks per guidance pass;
+//! [`calibrate`] measures the MagCache ratios of a checkpoint.
+//!
 //! The VAE is reached through [`VaeCodec`], which `crate::vae::WanVae` implements; tests can plug
 //! in others.
 
+pub mod calibrate;
 pub mod check;
 pub mod conditioning;
 pub mod denoise;
@@ -28,6 +32,7 @@ pub mod prompt;
 pub mod resample;
 pub mod wan_vae;
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -36,13 +41,14 @@ use candle_core::{DType, Device, Tensor};
 use crate::error::{Result, WanError};
 use crate::loading::{load_text_encoder, load_transformer};
 use crate::scheduler::{FlowScheduler, NoiseSource, SamplerKind, SchedulerConfig, build_sampler};
+use crate::step_cache::{CacheConfig, StepCache};
 use crate::tokenizer::{PromptTokenizer, TEXT_LEN};
 use crate::transformer::WanTransformer;
 use crate::umt5::Umt5Encoder;
 use crate::vace::VaceInput;
 pub use conditioning::Reference;
 use conditioning::{LatentStats, VAE_SCALE_SPATIAL, VAE_SCALE_TEMPORAL};
-pub use denoise::{Guidance, StepState};
+pub use denoise::{COND_PASS, Guidance, StepState, UNCOND_PASS};
 
 /// The VAE as the pipeline uses it.
 pub trait VaeCodec: Send + Sync {
@@ -93,6 +99,8 @@ pub struct Sampling {
     /// Unshifted timesteps replacing the sampler's own schedule (`1000,750,500,250`); the
     /// step count must then equal their number (see [`crate::scheduler::step_list`]).
     pub timesteps: Option<Vec<f64>>,
+    /// A step cache for the many-step path (none by default).
+    pub cache: CacheConfig,
 }
 
 impl GenerateParams {
@@ -350,6 +358,13 @@ impl WanVacePipeline {
         p: &GenerateParams,
         on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
     ) -> Result<Tensor> {
+        let req = self.encode_request(p)?;
+        self.run(&req, on_step)
+    }
+
+    /// The encoded request of a call: prompts encoded, references preprocessed, the initial
+    /// noise drawn (or taken from `initial_noise`).
+    pub fn encode_request(&self, p: &GenerateParams) -> Result<EncodedRequest> {
         validate_size(p.width, p.height, p.num_frames, self.patch())?;
         let prompt_embeds = self.encode_prompt(&p.prompt)?;
         let negative_prompt_embeds = if p.guidance > 1.0 {
@@ -367,7 +382,7 @@ impl WanVacePipeline {
             Some(n) => n.to_device(&self.device)?,
             None => noise::seeded_randn(p.seed, shape, &self.device)?,
         };
-        let req = EncodedRequest {
+        Ok(EncodedRequest {
             prompt_embeds,
             negative_prompt_embeds,
             references,
@@ -380,8 +395,7 @@ impl WanVacePipeline {
             shift: p.shift,
             sampling: p.sampling.clone(),
             seed: p.seed,
-        };
-        self.run(&req, on_step)
+        })
     }
 
     fn patch(&self) -> usize {
@@ -404,6 +418,12 @@ impl WanVacePipeline {
         req: &EncodedRequest,
         on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
     ) -> Result<Tensor> {
+        let context = self.context_for(req)?;
+        self.denoise_with_context(req, &context, on_step)
+    }
+
+    /// Checks a request's sizes and noise and builds its VACE context from its references.
+    pub fn context_for(&self, req: &EncodedRequest) -> Result<Tensor> {
         validate_size(req.width, req.height, req.num_frames, self.patch())?;
         let (b, z, t, h, w) =
             self.noise_shape(req.width, req.height, req.num_frames, req.references.len());
@@ -415,8 +435,7 @@ impl WanVacePipeline {
             )));
         }
         let canvases = self.reference_canvases(&req.references, req.width, req.height)?;
-        let context = self.vace_context(&canvases, req.width, req.height, req.num_frames)?;
-        self.denoise_with_context(req, &context, on_step)
+        self.vace_context(&canvases, req.width, req.height, req.num_frames)
     }
 
     /// The denoising loop with a given VACE context `[1, 2z + 64, T + n_ref, h, w]` (what
@@ -429,7 +448,17 @@ impl WanVacePipeline {
     ) -> Result<Tensor> {
         let noise = NoiseSource::Seeded(req.seed);
         let mut scheduler = self.scheduler_for(req, noise)?;
-        self.denoise_with_scheduler(req, context, scheduler.as_mut(), on_step)
+        let mut cache = self.step_cache_for(req)?;
+        self.denoise_with_scheduler(req, context, scheduler.as_mut(), &mut cache, on_step)
+    }
+
+    /// The step cache a request asks for, sized for its steps and this transformer.
+    pub fn step_cache_for(&self, req: &EncodedRequest) -> Result<StepCache> {
+        StepCache::new(
+            &req.sampling.cache,
+            req.steps,
+            self.transformer.config().num_layers,
+        )
     }
 
     /// The sampler a request asks for (the folder's config with the request's shift), with its
@@ -462,13 +491,15 @@ impl WanVacePipeline {
         Ok(scheduler)
     }
 
-    /// The denoising loop with a given VACE context and a sampler whose schedule is set (see
-    /// [`scheduler_for`](Self::scheduler_for)).
+    /// The denoising loop with a given VACE context, a sampler whose schedule is set (see
+    /// [`scheduler_for`](Self::scheduler_for)) and a step cache (see
+    /// [`step_cache_for`](Self::step_cache_for); read its stats or calibration afterwards).
     pub fn denoise_with_scheduler(
         &self,
         req: &EncodedRequest,
         context: &Tensor,
         scheduler: &mut dyn FlowScheduler,
+        cache: &mut StepCache,
         on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
     ) -> Result<Tensor> {
         let (_, _, t, h, w) = req.noise.dims5()?;
@@ -481,17 +512,20 @@ impl WanVacePipeline {
             )));
         }
         let context = context.to_dtype(self.dtype)?;
-        let model = |x: &Tensor, t: f64, text: &Tensor| -> Result<Tensor> {
+        let cache = RefCell::new(cache);
+        let model = |x: &Tensor, t: f64, text: &Tensor, pass: usize| -> Result<Tensor> {
             let ts = Tensor::new(&[t as f32], &self.device)?;
             let vace = VaceInput {
                 control: &context,
                 scale: None,
             };
-            Ok(self.transformer.forward(
+            let mut cache = cache.borrow_mut();
+            Ok(self.transformer.forward_hooked(
                 &x.to_dtype(self.dtype)?,
                 &ts,
                 &text.to_dtype(self.dtype)?,
                 Some(vace),
+                cache.hook(pass),
             )?)
         };
         let guidance = Guidance {

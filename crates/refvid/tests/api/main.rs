@@ -22,6 +22,7 @@ mod tts_cli;
 mod typed_client;
 mod validation;
 mod wan;
+mod wan_fast;
 mod watermark;
 mod webdriver;
 mod webhooks;

@@ -1,0 +1,159 @@
+//! The fast paths' commands on the tiny Wan 2.1 VACE pipeline of `refvid-wan`'s fixtures:
+//! `refvid wan calibrate-mag` writes ratios that `refvid wan check --cache mag:… --mag-ratios`
+//! reads, and the check reports what the cache skipped in its output file.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../refvid-wan/tests/fixtures")
+}
+
+fn refvid(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_refvid"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The scalar i64 tensors of a safetensors file, by name (the format: an 8-byte header length,
+/// a JSON header with dtypes and data offsets, the data).
+fn i64_scalars(path: &Path) -> std::collections::HashMap<String, i64> {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let data = &bytes[8 + n..];
+    header
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| v["dtype"] == "I64" && v["shape"].as_array().is_some_and(|s| s.is_empty()))
+        .map(|(k, v)| {
+            let start = v["data_offsets"][0].as_u64().unwrap() as usize;
+            let value = i64::from_le_bytes(data[start..start + 8].try_into().unwrap());
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn calibrated_ratios_drive_the_mag_cache_of_the_parity_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let ratios = dir.path().join("ratios.json");
+    let model = fixtures().join("tiny-vace-r2v");
+    let model = model.to_str().unwrap();
+    let ratios_arg = ratios.to_str().unwrap();
+    ok(&refvid(&[
+        "wan",
+        "calibrate-mag",
+        "--model",
+        model,
+        "--size",
+        "64x48",
+        "--frames",
+        "9",
+        "--steps",
+        "6",
+        "-o",
+        ratios_arg,
+    ]));
+    let file: Value = serde_json::from_slice(&std::fs::read(&ratios).unwrap()).unwrap();
+    let lists = file["ratios"].as_array().unwrap();
+    assert_eq!(lists.len(), 2, "conditional and unconditional passes");
+    for list in lists {
+        let list = list.as_array().unwrap();
+        assert_eq!(list.len(), 6);
+        assert_eq!(list[0], 1.0);
+        assert!(list.iter().all(|r| r.as_f64().unwrap() > 0.0));
+    }
+    assert_eq!(
+        (file["steps"].as_u64(), file["width"].as_u64()),
+        (Some(6), Some(64))
+    );
+
+    // The 6 ratios are interpolated onto the fixture's 3 steps with guidance.
+    let out = dir.path().join("out.safetensors");
+    let inputs = fixtures().join("pipeline_inputs.safetensors");
+    ok(&refvid(&[
+        "wan",
+        "check",
+        "--model",
+        model,
+        "--module",
+        "pipeline",
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--cache",
+        "mag:0.5,2",
+        "--mag-ratios",
+        ratios_arg,
+    ]));
+    let counts = i64_scalars(&out);
+    assert_eq!(counts["cache_passes"], 6, "{counts:?}");
+    assert_eq!(
+        counts["cache_blocks_run"] + counts["cache_blocks_skipped"],
+        6 * 4,
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts["cache_blocks_skipped"],
+        4 * counts["cache_skipped_passes"]
+    );
+}
+
+#[test]
+fn cache_flags_that_do_not_fit_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let ratios = dir.path().join("r.json");
+    std::fs::write(&ratios, "[1.0, 0.9]").unwrap();
+    let model = fixtures().join("tiny-vace-r2v");
+    let inputs = fixtures().join("pipeline_inputs.safetensors");
+    let out = dir.path().join("out.safetensors");
+    let base = [
+        "wan",
+        "check",
+        "--model",
+        model.to_str().unwrap(),
+        "--inputs",
+        inputs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for (extra, needle) in [
+        (
+            &[
+                "--module",
+                "pipeline",
+                "--cache",
+                "first_block:0.1",
+                "--mag-ratios",
+                ratios.to_str().unwrap(),
+            ][..],
+            "not mag:THRESHOLD",
+        ),
+        (
+            &["--module", "pipeline", "--cache", "tea:0.2"][..],
+            "unknown cache `tea:0.2`",
+        ),
+        (
+            &["--module", "transformer", "--cache", "first_block:0.1"][..],
+            "applies to the pipeline module",
+        ),
+    ] {
+        let output = refvid(&[&base[..], extra].concat());
+        assert!(!output.status.success(), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(needle), "{extra:?}: {stderr}");
+    }
+}
