@@ -2,8 +2,8 @@
 //! generation that skips nothing) and writes them as JSON for `--mag-ratios`.
 
 use anyhow::Context;
-use refvid_wan::runtime::{DeviceKind, Precision};
 use refvid_wan::pipeline::{GenerateParams, WanVacePipeline};
+use refvid_wan::runtime::{DeviceKind, Precision};
 use std::path::PathBuf;
 
 /// What to calibrate on.
