@@ -10,6 +10,7 @@
 //! | `vae_encode` | `sample` `[B, 3, F, H, W]` in −1..1 | `latent_mean` (un-normalised posterior mean) |
 //! | `vae_decode` | `z` `[B, z, F', h, w]` (un-normalised latents) | `sample` |
 //! | `pipeline` | `prompt_embeds`, `negative_prompt_embeds`, `latents` (initial noise), `reference_images`, scalars `num_inference_steps`, `guidance_scale`, `flow_shift` (see [`crate::pipeline::check`]) | `video` |
+//! | `phantom` | `prompt_embeds`, `negative_prompt_embeds`, `latents` (noise of all T + N frames), `reference_images` at the video size, scalars `num_inference_steps`, `guidance_scale_image`, `guidance_scale_text`, `flow_shift` (see [`crate::models::phantom::check`]) | `video` |
 //!
 //! Outputs are written as f32 whatever the compute dtype. With a step cache (`cache`, pipeline
 //! module only) the output file also holds what the cache did: `cache_passes`,
@@ -25,6 +26,7 @@ use candle_core::{DType, Device, Tensor};
 use crate::error::{Result, WanError};
 use crate::loading::load_text_encoder;
 pub use crate::loading::load_transformer;
+use crate::models::phantom::{self, PhantomPipeline};
 pub use crate::runtime::{DeviceKind, Precision};
 use crate::vace::VaceInput;
 use crate::vae::WanVae;
@@ -42,6 +44,8 @@ pub enum Module {
     VaeDecode,
     /// The whole reference-to-video pipeline (a `WanVACEPipeline` folder).
     Pipeline,
+    /// The Phantom-Wan pipeline (a `WanPipeline` folder, or the original layout).
+    Phantom,
 }
 
 impl Module {
@@ -51,7 +55,7 @@ impl Module {
             Module::TextEncoder => "text_encoder",
             Module::Transformer => "transformer",
             Module::VaeEncode | Module::VaeDecode => "vae",
-            Module::Pipeline => ".",
+            Module::Pipeline | Module::Phantom => ".",
         }
     }
 
@@ -63,6 +67,7 @@ impl Module {
             Module::VaeEncode => "vae_encode",
             Module::VaeDecode => "vae_decode",
             Module::Pipeline => "pipeline",
+            Module::Phantom => "phantom",
         }
     }
 }
@@ -76,9 +81,10 @@ impl FromStr for Module {
             "vae_encode" => Ok(Module::VaeEncode),
             "vae_decode" => Ok(Module::VaeDecode),
             "pipeline" => Ok(Module::Pipeline),
+            "phantom" => Ok(Module::Phantom),
             other => Err(WanError::Input(format!(
                 "unknown module `{other}` (expected text_encoder, transformer, vae_encode, \
-                 vae_decode or pipeline)"
+                 vae_decode, pipeline or phantom)"
             ))),
         }
     }
@@ -124,6 +130,12 @@ pub fn run_check(args: &CheckArgs) -> Result<()> {
                 crate::pipeline::WanVacePipeline::load(&args.model, args.dtype.dtype(), &device)?;
             crate::pipeline::check::run(&pipe, &inputs, &args.cache)?
         }
+        Module::Phantom => {
+            let dtype = args.dtype.dtype();
+            let transformer = phantom_transformer(&args.model)?;
+            let pipe = PhantomPipeline::load(&args.model, &transformer, dtype, &device, false)?;
+            phantom::check::run(&pipe, &inputs)?
+        }
     };
     candle_core::safetensors::save(&outputs, &args.out).map_err(|e| match e {
         candle_core::Error::Io(source) => WanError::Io {
@@ -132,6 +144,18 @@ pub fn run_check(args: &CheckArgs) -> Result<()> {
         },
         other => other.into(),
     })
+}
+
+/// The Phantom transformer of a model folder; in an original folder without a file named
+/// `*phantom*`, its only transformer checkpoint (the parity command was told it is Phantom).
+fn phantom_transformer(model: &std::path::Path) -> Result<PathBuf> {
+    match phantom::transformer_path(model, None) {
+        Ok(path) => Ok(path),
+        Err(_) if crate::loading::transformer_candidates(model).is_ok_and(|c| c.len() == 1) => {
+            Ok(model.to_path_buf())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn read_inputs(path: &std::path::Path, device: &Device) -> Result<HashMap<String, Tensor>> {
@@ -251,9 +275,8 @@ mod tests {
             assert_eq!(m.name().parse::<Module>().unwrap(), m);
             assert_eq!(m.folder(), "vae");
         }
-        assert_eq!(
-            Module::Pipeline.name().parse::<Module>().unwrap(),
-            Module::Pipeline
-        );
+        for m in [Module::Pipeline, Module::Phantom] {
+            assert_eq!(m.name().parse::<Module>().unwrap(), m);
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! Choosing the engine workers run: the CPU compositor (the default, no weights needed) or a
-//! Wan-family video model from a model folder (`wan`: Wan2.1-VACE).
+//! Wan-family video model from a model folder (`wan`: Wan2.1-VACE; `phantom`: Phantom-Wan).
 //!
 //! The flags come in groups: [`EngineChoice`] picks the engine, [`ModelFlags`] are shared by
 //! every model engine (folder, steps, native size, precision, device, negative prompt), and each
-//! model has its own group ([`VaceFlags`]). Every flag has an environment variable, so each can
+//! model has its own group ([`VaceFlags`], [`PhantomFlags`]). Every flag has an environment variable, so each can
 //! also be set in the `--config` file.
 
 use anyhow::Context;
@@ -11,6 +11,7 @@ use refvid_engine::Engine;
 use refvid_engine::compositor::CompositorEngine;
 use refvid_wan::engine::ModelEngine;
 use refvid_wan::models::ModelPlace;
+use refvid_wan::models::phantom::{PhantomModel, PhantomOptions};
 use refvid_wan::models::vace::{VaceModel, VaceOptions};
 use refvid_wan::runtime::{DeviceKind, Precision};
 use std::path::PathBuf;
@@ -24,12 +25,15 @@ pub enum EngineKind {
     Compositor,
     /// Wan2.1-VACE (reference-to-video) on candle.
     Wan,
+    /// Phantom-Wan (subject-to-video: keeps the references' faces and looks) on candle.
+    Phantom,
 }
 
 /// The engine and how to run it.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct EngineChoice {
-    /// `compositor` (CPU, no weights) or `wan` (Wan2.1-VACE from --model-dir).
+    /// `compositor` (CPU, no weights), `wan` (Wan2.1-VACE from --model-dir) or `phantom`
+    /// (Phantom-Wan from --model-dir).
     #[arg(
         long = "engine",
         env = "REFVID_ENGINE",
@@ -41,11 +45,13 @@ pub struct EngineChoice {
     pub model: ModelFlags,
     #[command(flatten)]
     pub vace: VaceFlags,
+    #[command(flatten)]
+    pub phantom: PhantomFlags,
 }
 
 /// Flags every model engine shares.
 #[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = "Model engines (wan)")]
+#[command(next_help_heading = "Model engines (wan, phantom)")]
 pub struct ModelFlags {
     /// The model folder: a diffusers pipeline folder (model_index.json, scheduler/,
     /// text_encoder/, tokenizer/, transformer/, vae/) or the original Wan release's folder.
@@ -64,7 +70,8 @@ pub struct ModelFlags {
     /// Device: cpu, cuda or cuda:N (cuda needs a build with --features cuda).
     #[arg(long, env = "REFVID_WAN_DEVICE", default_value = "cpu")]
     pub wan_device: DeviceKind,
-    /// Negative prompt (default: the model's; empty for wan, as diffusers).
+    /// Negative prompt (default: the model's: empty for wan, as diffusers; Wan's default
+    /// negative prompt for phantom, as its reference code).
     #[arg(long, env = "REFVID_NEGATIVE_PROMPT")]
     pub negative_prompt: Option<String>,
 }
@@ -78,11 +85,32 @@ pub struct VaceFlags {
     pub guidance: Option<f64>,
 }
 
+/// Flags of the `phantom` engine (Phantom-Wan).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "phantom engine (Phantom-Wan)")]
+pub struct PhantomFlags {
+    /// The Phantom transformer checkpoint (e.g. Phantom-Wan-1.3B.pth); default: the file named
+    /// *phantom* in --model-dir (an original Wan2.1-T2V folder), or transformer/ of a diffusers
+    /// WanPipeline folder.
+    #[arg(long, env = "REFVID_PHANTOM_CKPT")]
+    pub phantom_ckpt: Option<PathBuf>,
+    /// Image guidance scale (default 5.0, Phantom's).
+    #[arg(long, env = "REFVID_PHANTOM_GUIDANCE_IMAGE")]
+    pub phantom_guidance_image: Option<f64>,
+    /// Text guidance scale (default 7.5, Phantom's).
+    #[arg(long, env = "REFVID_PHANTOM_GUIDANCE_TEXT")]
+    pub phantom_guidance_text: Option<f64>,
+    /// Flow shift of the UniPC scheduler (default 5.0, Phantom's).
+    #[arg(long, env = "REFVID_PHANTOM_SHIFT")]
+    pub phantom_shift: Option<f64>,
+}
+
 /// Loads the chosen engine; for a model engine, fails naming what the model folder lacks.
 pub fn build_engine(choice: &EngineChoice) -> anyhow::Result<Arc<dyn Engine>> {
     match choice.kind {
         EngineKind::Compositor => Ok(Arc::new(CompositorEngine::new())),
         EngineKind::Wan => Ok(Arc::new(load_vace(choice)?)),
+        EngineKind::Phantom => Ok(Arc::new(load_phantom(choice)?)),
     }
 }
 
@@ -119,6 +147,28 @@ fn load_vace(choice: &EngineChoice) -> anyhow::Result<ModelEngine> {
     Ok(ModelEngine::new(model))
 }
 
+fn load_phantom(choice: &EngineChoice) -> anyhow::Result<ModelEngine> {
+    let (flags, own) = (&choice.model, &choice.phantom);
+    let what = "the original Wan2.1-T2V-1.3B folder with Phantom-Wan-1.3B.pth, or a diffusers \
+                WanPipeline folder of Phantom";
+    let place = place(flags, "phantom", what)?;
+    let d = PhantomOptions::default();
+    let options = PhantomOptions {
+        steps: flags.steps.unwrap_or(d.steps),
+        scales: refvid_wan::models::phantom::GuidanceScales {
+            image: own.phantom_guidance_image.unwrap_or(d.scales.image),
+            text: own.phantom_guidance_text.unwrap_or(d.scales.text),
+        },
+        shift: own.phantom_shift.unwrap_or(d.shift),
+        negative_prompt: flags.negative_prompt.clone().unwrap_or(d.negative_prompt),
+        checkpoint: own.phantom_ckpt.clone(),
+    };
+    let dir = place.dir.clone();
+    let model = PhantomModel::load(place, options)
+        .with_context(|| format!("loading the phantom engine from {}", dir.display()))?;
+    Ok(ModelEngine::new(model))
+}
+
 /// Parses `WxH` (e.g. `832x480`).
 pub fn parse_size(text: &str) -> Result<(usize, usize), String> {
     let (w, h) = text
@@ -152,6 +202,31 @@ mod tests {
         };
         let err = build_engine(&choice).err().expect("refused").to_string();
         assert!(err.contains("--model-dir"), "{err}");
+    }
+
+    #[test]
+    fn phantom_without_its_checkpoint_says_what_to_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let choice = EngineChoice {
+            kind: EngineKind::Phantom,
+            ..Default::default()
+        };
+        let err = build_engine(&choice).err().expect("refused").to_string();
+        assert!(err.contains("--model-dir"), "{err}");
+        let choice = EngineChoice {
+            kind: EngineKind::Phantom,
+            model: ModelFlags {
+                model_dir: Some(dir.path().to_path_buf()),
+                ..Default::default()
+            },
+            phantom: PhantomFlags {
+                phantom_ckpt: Some(dir.path().join("Phantom-Wan-1.3B.pth")),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let err = format!("{:#}", build_engine(&choice).err().expect("refused"));
+        assert!(err.contains("WanPipeline"), "{err}");
     }
 
     #[test]
@@ -197,5 +272,6 @@ mod tests {
         assert_eq!(e.model.steps, Some(4));
         assert_eq!(e.model.wan_dtype, Precision::Bf16);
         assert_eq!(e.vace.guidance, Some(3.5));
+        assert_eq!(e.phantom.phantom_guidance_text, Some(6.0));
     }
 }

@@ -69,13 +69,14 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum WanCommand {
-    /// Run one module of a diffusers-format checkpoint on named input tensors and write its
-    /// outputs, for comparison with diffusers (see docs/PARITY.md).
+    /// Run one module of a checkpoint on named input tensors and write its outputs, for
+    /// comparison with the reference implementation (see shared/spec/PARITY.md).
     Check {
-        /// A diffusers pipeline folder, or the module's own folder.
+        /// A diffusers pipeline folder, the module's own folder, an original Wan folder or one
+        /// weight file (.safetensors or .pth, either key layout).
         #[arg(long)]
         model: PathBuf,
-        /// text_encoder or transformer.
+        /// text_encoder, transformer, vae_encode, vae_decode, pipeline or phantom.
         #[arg(long)]
         module: refvid_wan::Module,
         /// Input tensors (safetensors) named as the module's forward arguments.

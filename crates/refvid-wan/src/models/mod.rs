@@ -1,7 +1,9 @@
-//! The video models behind the engines, one folder each: [`vace`] (Wan2.1-VACE, engine `wan`). Each implements
+//! The video models behind the engines, one folder each: [`vace`] (Wan2.1-VACE, engine `wan`)
+//! and [`phantom`] (Phantom-Wan, engine `phantom`). Each implements
 //! [`crate::engine::VideoModel`]; a new model is a new folder here plus one arm in the binary's
 //! engine choice.
 
+pub mod phantom;
 pub mod vace;
 
 use std::path::PathBuf;

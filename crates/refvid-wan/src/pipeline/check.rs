@@ -22,14 +22,15 @@ use crate::error::{Result, WanError};
 use crate::scheduler::NoiseSource;
 use crate::step_cache::{CacheConfig, StepCache};
 
-fn input<'a>(inputs: &'a HashMap<String, Tensor>, name: &str) -> Result<&'a Tensor> {
+/// A named input tensor, or an error naming it.
+pub(crate) fn input<'a>(inputs: &'a HashMap<String, Tensor>, name: &str) -> Result<&'a Tensor> {
     inputs
         .get(name)
         .ok_or_else(|| WanError::Input(format!("input file has no tensor `{name}`")))
 }
 
 /// A 0-d (or one-element) tensor of any dtype as f64.
-fn scalar(inputs: &HashMap<String, Tensor>, name: &str) -> Result<Option<f64>> {
+pub(crate) fn scalar(inputs: &HashMap<String, Tensor>, name: &str) -> Result<Option<f64>> {
     let Some(t) = inputs.get(name) else {
         return Ok(None);
     };
@@ -43,13 +44,14 @@ fn scalar(inputs: &HashMap<String, Tensor>, name: &str) -> Result<Option<f64>> {
     Ok(Some(v))
 }
 
-fn required_scalar(inputs: &HashMap<String, Tensor>, name: &str) -> Result<f64> {
+/// A scalar input that must be present.
+pub(crate) fn required_scalar(inputs: &HashMap<String, Tensor>, name: &str) -> Result<f64> {
     scalar(inputs, name)?
         .ok_or_else(|| WanError::Input(format!("input file has no tensor `{name}`")))
 }
 
 /// The references, from `reference_images` `[N, 3, H, W]` or `reference_image.{i}`.
-fn references(inputs: &HashMap<String, Tensor>) -> Result<Vec<Tensor>> {
+pub(crate) fn references(inputs: &HashMap<String, Tensor>) -> Result<Vec<Tensor>> {
     if let Some(t) = inputs.get("reference_images") {
         let (n, c, _, _) = t.dims4().map_err(|_| {
             WanError::Input(format!(
@@ -73,7 +75,7 @@ fn references(inputs: &HashMap<String, Tensor>) -> Result<Vec<Tensor>> {
 }
 
 /// The optional `timesteps` input as a step list.
-fn timesteps(inputs: &HashMap<String, Tensor>) -> Result<Option<Vec<f64>>> {
+pub(crate) fn timesteps(inputs: &HashMap<String, Tensor>) -> Result<Option<Vec<f64>>> {
     let Some(t) = inputs.get("timesteps") else {
         return Ok(None);
     };
@@ -84,6 +86,17 @@ fn timesteps(inputs: &HashMap<String, Tensor>) -> Result<Option<Vec<f64>>> {
         )));
     }
     Ok(Some(t.to_dtype(DType::F64)?.to_vec1::<f64>()?))
+}
+
+/// `num_inference_steps`, a positive integer.
+pub(crate) fn steps(inputs: &HashMap<String, Tensor>) -> Result<usize> {
+    let steps = required_scalar(inputs, "num_inference_steps")?;
+    if steps < 1.0 || steps.fract() != 0.0 {
+        return Err(WanError::Input(format!(
+            "`num_inference_steps` must be a positive integer, got {steps}"
+        )));
+    }
+    Ok(steps as usize)
 }
 
 /// The request the inputs describe.
@@ -103,12 +116,7 @@ pub fn request_from_inputs(inputs: &HashMap<String, Tensor>) -> Result<EncodedRe
             references.len()
         )));
     }
-    let steps = required_scalar(inputs, "num_inference_steps")?;
-    if steps < 1.0 || steps.fract() != 0.0 {
-        return Err(WanError::Input(format!(
-            "`num_inference_steps` must be a positive integer, got {steps}"
-        )));
-    }
+    let steps = steps(inputs)?;
     Ok(EncodedRequest {
         prompt_embeds: input(inputs, "prompt_embeds")?.clone(),
         negative_prompt_embeds: inputs.get("negative_prompt_embeds").cloned(),
@@ -116,7 +124,7 @@ pub fn request_from_inputs(inputs: &HashMap<String, Tensor>) -> Result<EncodedRe
         width: w * 8,
         height: h * 8,
         num_frames: 4 * (t - 1 - n_ref) + 1,
-        steps: steps as usize,
+        steps,
         guidance: required_scalar(inputs, "guidance_scale")?,
         noise,
         shift: scalar(inputs, "flow_shift")?,

@@ -30,6 +30,7 @@ pub mod denoise;
 pub mod noise;
 pub mod prompt;
 pub mod resample;
+pub mod text;
 pub mod wan_vae;
 
 use std::cell::RefCell;
@@ -49,6 +50,7 @@ use crate::vace::VaceInput;
 pub use conditioning::Reference;
 use conditioning::{LatentStats, VAE_SCALE_SPATIAL, VAE_SCALE_TEMPORAL};
 pub use denoise::{COND_PASS, Guidance, StepState, UNCOND_PASS};
+pub use text::PromptEncoder;
 
 /// The VAE as the pipeline uses it.
 pub trait VaeCodec: Send + Sync {
@@ -149,13 +151,43 @@ pub struct EncodedRequest {
 /// without one (the original release).
 pub const WAN_FLOW_SHIFT: f64 = 3.0;
 
+/// The sampler of a run: the folder's scheduler config `cfg` with the run's `shift` (when given),
+/// of the kind `sampling` asks for, its schedule set to `sampling.timesteps` (whose count must
+/// be `steps`) or to `steps` steps. `noise` feeds the renoise sampler's steps.
+pub fn prepared_sampler(
+    cfg: &SchedulerConfig,
+    steps: usize,
+    shift: Option<f64>,
+    sampling: &Sampling,
+    noise: NoiseSource,
+) -> Result<Box<dyn FlowScheduler>> {
+    if steps == 0 {
+        return Err(WanError::Input("steps must be at least 1".into()));
+    }
+    let mut cfg = cfg.clone();
+    if let Some(s) = shift {
+        cfg.set_shift(s)?;
+    }
+    let mut scheduler = build_sampler(&cfg, sampling.sampler, noise);
+    match &sampling.timesteps {
+        Some(ts) if ts.len() != steps => {
+            return Err(WanError::Input(format!(
+                "num_inference_steps is {steps} but {} timesteps were given; they must agree",
+                ts.len()
+            )));
+        }
+        Some(ts) => scheduler.set_custom_timesteps(ts)?,
+        None => scheduler.set_timesteps(steps)?,
+    }
+    Ok(scheduler)
+}
+
 /// `(frames, height, width)` of a video.
 type FrameSize = (usize, usize, usize);
 
 /// The loaded pipeline.
 pub struct WanVacePipeline {
-    tokenizer: PromptTokenizer,
-    text_encoder: Umt5Encoder,
+    text: PromptEncoder,
     transformer: WanTransformer,
     vae: Box<dyn VaeCodec>,
     scheduler: SchedulerConfig,
@@ -212,8 +244,7 @@ impl WanVacePipeline {
         }
         let stats = LatentStats::new(&vae.latents_mean(), &vae.latents_std(), &device)?;
         Ok(Self {
-            tokenizer,
-            text_encoder,
+            text: PromptEncoder::new(tokenizer, text_encoder, dtype, device.clone()),
             transformer,
             vae,
             scheduler,
@@ -279,12 +310,7 @@ impl WanVacePipeline {
 
     /// `prompt_embeds` `[1, 512, d]` of one prompt (cleaned, tokenized, encoded, zero-padded).
     pub fn encode_prompt(&self, prompt: &str) -> Result<Tensor> {
-        let cleaned = prompt::clean_prompt(prompt);
-        let (ids, mask) = self.tokenizer.encode_batch(&[&cleaned], &self.device)?;
-        Ok(self
-            .text_encoder
-            .encode_padded(&ids, &mask)?
-            .to_dtype(self.dtype)?)
+        self.text.encode(prompt)
     }
 
     /// Forgets the cached VAE encoding of the all-grey video.
@@ -469,26 +495,7 @@ impl WanVacePipeline {
         req: &EncodedRequest,
         noise: NoiseSource,
     ) -> Result<Box<dyn FlowScheduler>> {
-        if req.steps == 0 {
-            return Err(WanError::Input("steps must be at least 1".into()));
-        }
-        let mut cfg = self.scheduler.clone();
-        if let Some(s) = req.shift {
-            cfg.set_shift(s)?;
-        }
-        let mut scheduler = build_sampler(&cfg, req.sampling.sampler, noise);
-        match &req.sampling.timesteps {
-            Some(ts) if ts.len() != req.steps => {
-                return Err(WanError::Input(format!(
-                    "num_inference_steps is {} but {} timesteps were given; they must agree",
-                    req.steps,
-                    ts.len()
-                )));
-            }
-            Some(ts) => scheduler.set_custom_timesteps(ts)?,
-            None => scheduler.set_timesteps(req.steps)?,
-        }
-        Ok(scheduler)
+        prepared_sampler(&self.scheduler, req.steps, req.shift, &req.sampling, noise)
     }
 
     /// The denoising loop with a given VACE context, a sampler whose schedule is set (see

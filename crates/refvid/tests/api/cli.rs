@@ -91,6 +91,37 @@ async fn refused_requests_print_the_reason_and_field() {
     app.stop().await;
 }
 
+/// `--module phantom` on the tiny Phantom model's original-layout folder (the values are
+/// checked against the reference run in refvid-wan's `phantom_parity` tests).
+#[test]
+fn wan_check_runs_the_phantom_pipeline() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../refvid-wan/tests/fixtures");
+    let out = tempfile::tempdir().unwrap().keep().join("out.safetensors");
+    let output = Command::new(env!("CARGO_BIN_EXE_refvid"))
+        .args(["wan", "check", "--module", "phantom", "--model"])
+        .arg(fixtures.join("tiny-phantom-original"))
+        .arg("--inputs")
+        .arg(fixtures.join("phantom_check_inputs.safetensors"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    assert_eq!(
+        header["video"]["shape"],
+        serde_json::json!([9, 48, 64, 3]),
+        "{header}"
+    );
+}
+
 #[test]
 fn wan_check_runs_a_module_of_a_diffusers_folder() {
     let fixtures =

@@ -12,6 +12,7 @@ mod ent;
 mod faults;
 mod openapi;
 mod oversized;
+mod phantom;
 mod references;
 mod request_info;
 mod restart;

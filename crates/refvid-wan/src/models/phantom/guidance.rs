@@ -1,0 +1,213 @@
+//! Phantom's denoising loop (`phantom_wan/subject2video.py`): the reference latents written
+//! over the last N latent frames before every model call, three passes per step, and their
+//! combination.
+//!
+//! Per step, with `x` the latents of all T + N frames:
+//! - `pos_it = model(x with the references, prompt)`,
+//! - `pos_i = model(x with the references, negative prompt)`,
+//! - `neg = model(x with zeros, negative prompt)`,
+//! - prediction `neg + s_img·(pos_i − neg) + s_text·(pos_it − pos_i)` over all T + N frames, and
+//!   one scheduler step of all of them (what the reference positions become does not matter:
+//!   they are overwritten before every call and dropped at the end).
+
+use candle_core::{DType, Tensor};
+
+use crate::error::{Result, WanError};
+use crate::pipeline::StepState;
+use crate::scheduler::FlowScheduler;
+
+/// The two guidance scales (the reference defaults: image 5.0, text 7.5).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GuidanceScales {
+    /// `s_img`: how strongly the references pull (pos_i against neg).
+    pub image: f64,
+    /// `s_text`: how strongly the prompt pulls (pos_it against pos_i).
+    pub text: f64,
+}
+
+impl Default for GuidanceScales {
+    fn default() -> Self {
+        Self {
+            image: 5.0,
+            text: 7.5,
+        }
+    }
+}
+
+/// Which of the three passes a model call is (callers may keep per-pass state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Prompt and references.
+    PromptAndImages,
+    /// Negative prompt and references.
+    Images,
+    /// Negative prompt and zero references.
+    Negative,
+}
+
+/// `latents` `[B, z, T + N, h, w]` with its last N frames replaced by `references`
+/// `[B, z, N, h, w]`.
+pub fn with_references(latents: &Tensor, references: &Tensor) -> Result<Tensor> {
+    let t = latents.dim(2)?;
+    let n = references.dim(2)?;
+    if n > t
+        || latents.dims()[..2] != references.dims()[..2]
+        || latents.dims()[3..] != references.dims()[3..]
+    {
+        return Err(WanError::Input(format!(
+            "reference latents {:?} do not fit the latents {:?}",
+            references.dims(),
+            latents.dims()
+        )));
+    }
+    let video = latents.narrow(2, 0, t - n)?;
+    Ok(Tensor::cat(
+        &[&video, &references.to_dtype(latents.dtype())?],
+        2,
+    )?)
+}
+
+/// `neg + s_img·(pos_i − neg) + s_text·(pos_it − pos_i)`.
+pub fn combine(
+    pos_it: &Tensor,
+    pos_i: &Tensor,
+    neg: &Tensor,
+    scales: GuidanceScales,
+) -> Result<Tensor> {
+    let image = (pos_i - neg)?.affine(scales.image, 0.0)?;
+    let text = (pos_it - pos_i)?.affine(scales.text, 0.0)?;
+    Ok(((neg + image)? + text)?)
+}
+
+/// The model as the loop sees it: `(pass, latents, timestep, text embeddings) → velocity`.
+pub type PhantomModelFn<'m> = dyn Fn(Pass, &Tensor, f64, &Tensor) -> Result<Tensor> + 'm;
+
+/// The text conditioning of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Texts<'a> {
+    pub prompt: &'a Tensor,
+    pub negative: &'a Tensor,
+}
+
+/// Runs every step of `scheduler` (already set) from `latents` (all T + N frames, f32) with the
+/// reference latents `references` `[1, z, N, h, w]`; returns the final latents of all frames.
+/// `on_step` returning `false` stops with [`WanError::Cancelled`].
+pub fn denoise(
+    model: &PhantomModelFn<'_>,
+    scheduler: &mut dyn FlowScheduler,
+    latents: Tensor,
+    references: &Tensor,
+    texts: Texts<'_>,
+    scales: GuidanceScales,
+    on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
+) -> Result<Tensor> {
+    let timesteps = scheduler.timesteps().to_vec();
+    let total = timesteps.len();
+    let zeros = references.zeros_like()?;
+    let mut latents = latents.to_dtype(DType::F32)?;
+    for (i, &t) in timesteps.iter().enumerate() {
+        let x_ref = with_references(&latents, references)?;
+        let pos_it = model(Pass::PromptAndImages, &x_ref, t, texts.prompt)?;
+        let pos_i = model(Pass::Images, &x_ref, t, texts.negative)?;
+        let x_zero = with_references(&latents, &zeros)?;
+        let neg = model(Pass::Negative, &x_zero, t, texts.negative)?;
+        let pred = combine(&pos_it, &pos_i, &neg, scales)?;
+        latents = scheduler.step(&pred, i, &latents)?;
+        let state = StepState {
+            step: i + 1,
+            total,
+            timestep: t,
+            latents: &latents,
+        };
+        if !on_step(&state) {
+            return Err(WanError::Cancelled { step: i + 1, total });
+        }
+    }
+    Ok(latents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::{EulerConfig, FlowEulerScheduler};
+    use candle_core::Device;
+    use std::cell::RefCell;
+
+    fn t(v: &[f32], frames: usize) -> Tensor {
+        Tensor::from_vec(v.to_vec(), (1, 1, frames, 1, 1), &Device::Cpu).unwrap()
+    }
+
+    fn values(x: &Tensor) -> Vec<f32> {
+        x.flatten_all().unwrap().to_vec1().unwrap()
+    }
+
+    #[test]
+    fn the_last_frames_are_replaced() {
+        let x = t(&[1., 2., 3., 4., 5.], 5);
+        let r = t(&[8., 9.], 2);
+        assert_eq!(
+            values(&with_references(&x, &r).unwrap()),
+            [1., 2., 3., 8., 9.]
+        );
+        assert!(with_references(&t(&[1.], 1), &r).is_err());
+    }
+
+    #[test]
+    fn the_three_passes_combine_with_both_scales() {
+        let (pos_it, pos_i, neg) = (t(&[4.], 1), t(&[2.], 1), t(&[1.], 1));
+        let scales = GuidanceScales {
+            image: 5.0,
+            text: 7.5,
+        };
+        // 1 + 5·(2 − 1) + 7.5·(4 − 2) = 21.
+        assert_eq!(
+            values(&combine(&pos_it, &pos_i, &neg, scales).unwrap()),
+            [21.]
+        );
+    }
+
+    /// The loop calls the three passes on the right inputs: the model here returns the sum of
+    /// its input's reference frames plus the text value, so each pass is told apart.
+    #[test]
+    fn each_pass_sees_its_references_and_text() -> Result<()> {
+        let calls = RefCell::new(Vec::new());
+        let model = |pass: Pass, x: &Tensor, _t: f64, text: &Tensor| -> Result<Tensor> {
+            let refs = x.narrow(2, 2, 1)?.sum_all()?.to_scalar::<f32>()?;
+            calls
+                .borrow_mut()
+                .push((pass, refs, text.to_scalar::<f32>()?));
+            Ok(x.zeros_like()?)
+        };
+        let mut s = FlowEulerScheduler::new(EulerConfig::default());
+        s.set_timesteps(2)?;
+        let (prompt, negative) = (
+            Tensor::new(1f32, &Device::Cpu)?,
+            Tensor::new(0f32, &Device::Cpu)?,
+        );
+        let texts = Texts {
+            prompt: &prompt,
+            negative: &negative,
+        };
+        let out = denoise(
+            &model,
+            &mut s,
+            t(&[0., 0., 0.], 3),
+            &t(&[7.], 1),
+            texts,
+            GuidanceScales::default(),
+            &mut |_| true,
+        )?;
+        assert_eq!(out.dims(), &[1, 1, 3, 1, 1]);
+        let seen = calls.into_inner();
+        assert_eq!(
+            &seen[..3],
+            &[
+                (Pass::PromptAndImages, 7.0, 1.0),
+                (Pass::Images, 7.0, 0.0),
+                (Pass::Negative, 0.0, 0.0)
+            ]
+        );
+        assert_eq!(seen.len(), 6);
+        Ok(())
+    }
+}

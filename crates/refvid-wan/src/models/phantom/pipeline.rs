@@ -1,0 +1,317 @@
+//! [`PhantomPipeline`]: the Phantom-Wan subject-to-video pipeline on the crate's modules.
+//!
+//! One call: the prompt and the negative prompt UMT5-encoded; each reference prepared
+//! ([`super::reference`]), VAE-encoded alone to one latent frame and normalised; noise
+//! `[1, z, T + N, h, w]`; the three-pass loop ([`super::guidance`]) with the UniPC scheduler
+//! (the folder's config, or Wan's shipped one, with Phantom's shift 5); the last N frames
+//! dropped, the rest de-normalised and decoded to `[F, H, W, 3]` in 0..1.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+
+use super::guidance::{self, GuidanceScales, Pass, Texts};
+use super::reference;
+use crate::error::{Result, WanError};
+use crate::loading::load_transformer;
+use crate::pipeline::conditioning::{
+    LatentStats, VAE_SCALE_SPATIAL, VAE_SCALE_TEMPORAL, frames_to_unit_range,
+};
+use crate::pipeline::{
+    PromptEncoder, Reference, Sampling, StepState, VaeCodec, noise, prepared_sampler, validate_size,
+};
+use crate::scheduler::{NoiseSource, SchedulerConfig};
+use crate::transformer::WanTransformer;
+use crate::vae::WanVae;
+
+/// Phantom's default flow shift (`generate.py`: `sample_shift` 5.0).
+pub const PHANTOM_SHIFT: f64 = 5.0;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct PhantomParams {
+    pub prompt: String,
+    pub negative_prompt: String,
+    /// Prepared as Phantom prepares them (any size, or tensors already at the video size).
+    pub references: Vec<Reference>,
+    /// Multiple of 16.
+    pub width: usize,
+    /// Multiple of 16.
+    pub height: usize,
+    /// `4k + 1`.
+    pub num_frames: usize,
+    pub steps: usize,
+    pub scales: GuidanceScales,
+    pub shift: f64,
+    pub seed: u64,
+    /// `[1, z, T + N, H/8, W/8]` f32; replaces the seeded noise when given.
+    pub initial_noise: Option<Tensor>,
+    pub sampling: Sampling,
+}
+
+/// A run from encoded prompts and prepared references (what the parity command feeds).
+#[derive(Debug, Clone)]
+pub struct PhantomRequest {
+    /// `[1, L, text_dim]`.
+    pub prompt_embeds: Tensor,
+    /// `[1, L, text_dim]`.
+    pub negative_prompt_embeds: Tensor,
+    /// Each `[3, H, W]` in −1..1 at the video size.
+    pub references: Vec<Tensor>,
+    /// `[1, z, T + N, H/8, W/8]`: the size of the video follows from it.
+    pub noise: Tensor,
+    pub steps: usize,
+    pub scales: GuidanceScales,
+    pub shift: Option<f64>,
+    pub sampling: Sampling,
+    /// Seeds the fresh noise of the renoise sampler's steps (unused by the others).
+    pub seed: u64,
+}
+
+/// The loaded pipeline; the text side is optional (the parity command starts from embeddings).
+pub struct PhantomPipeline {
+    text: Option<PromptEncoder>,
+    transformer: WanTransformer,
+    vae: Box<dyn VaeCodec>,
+    scheduler: SchedulerConfig,
+    stats: LatentStats,
+    dtype: DType,
+    device: Device,
+}
+
+impl PhantomPipeline {
+    /// Assembles a pipeline; the transformer must be a plain Wan T2V model on the VAE's latents.
+    pub fn from_parts(
+        text: Option<PromptEncoder>,
+        transformer: WanTransformer,
+        vae: Box<dyn VaeCodec>,
+        scheduler: SchedulerConfig,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Self> {
+        let cfg = transformer.config();
+        let z = vae.z_dim();
+        if transformer.is_vace() {
+            return Err(WanError::Input(
+                "the transformer has VACE layers; Phantom is a plain Wan text-to-video model"
+                    .into(),
+            ));
+        }
+        if cfg.in_channels != z || cfg.out_ch() != z {
+            return Err(WanError::Input(format!(
+                "transformer in/out channels are {}/{}, the VAE z_dim is {z}",
+                cfg.in_channels,
+                cfg.out_ch()
+            )));
+        }
+        let stats = LatentStats::new(&vae.latents_mean(), &vae.latents_std(), &device)?;
+        Ok(Self {
+            text,
+            transformer,
+            vae,
+            scheduler,
+            stats,
+            dtype,
+            device,
+        })
+    }
+
+    /// Loads a model folder (diffusers `WanPipeline` or original Wan folder) with the
+    /// transformer from `transformer` (a file or the folder itself); without `with_text`, the
+    /// tokenizer and text encoder are not loaded.
+    pub fn load(
+        dir: &Path,
+        transformer: &Path,
+        dtype: DType,
+        device: &Device,
+        with_text: bool,
+    ) -> Result<Self> {
+        let text = if with_text {
+            Some(PromptEncoder::load(dir, dtype, device)?)
+        } else {
+            None
+        };
+        Self::from_parts(
+            text,
+            load_transformer(transformer, dtype, device)?,
+            Box::new(WanVae::load(dir, DType::F32, device)?),
+            SchedulerConfig::load_or_wan(dir, PHANTOM_SHIFT)?,
+            dtype,
+            device.clone(),
+        )
+    }
+
+    /// The device everything runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Latent channels.
+    pub fn z_dim(&self) -> usize {
+        self.vae.z_dim()
+    }
+
+    /// The shape of the initial noise for a size and reference count.
+    pub fn noise_shape(
+        &self,
+        width: usize,
+        height: usize,
+        num_frames: usize,
+        n_ref: usize,
+    ) -> (usize, usize, usize, usize, usize) {
+        let t = (num_frames - 1) / VAE_SCALE_TEMPORAL + 1 + n_ref;
+        let s = VAE_SCALE_SPATIAL;
+        (1, self.vae.z_dim(), t, height / s, width / s)
+    }
+
+    /// `prompt_embeds` of one prompt; an error when the text encoder was not loaded.
+    pub fn encode_prompt(&self, prompt: &str) -> Result<Tensor> {
+        match &self.text {
+            Some(t) => t.encode(prompt),
+            None => Err(WanError::Input(
+                "this pipeline was loaded without its text encoder".into(),
+            )),
+        }
+    }
+
+    /// The normalised latents `[1, z, N, h, w]` of prepared references `[3, H, W]`, each
+    /// VAE-encoded alone as one frame.
+    pub fn reference_latents(
+        &self,
+        references: &[Tensor],
+        width: usize,
+        height: usize,
+    ) -> Result<Tensor> {
+        let mut frames = Vec::with_capacity(references.len());
+        for r in references {
+            if r.dims() != [3, height, width] {
+                return Err(WanError::Input(format!(
+                    "reference image must be [3, {height}, {width}] (the video size), got {:?}",
+                    r.dims()
+                )));
+            }
+            let x = r.to_dtype(DType::F32)?.unsqueeze(0)?.unsqueeze(2)?;
+            frames.push(self.stats.normalize(&self.vae.encode(&x)?)?);
+        }
+        if frames.is_empty() {
+            let (_, z, _, h, w) = self.noise_shape(width, height, 1, 0);
+            return Ok(Tensor::zeros((1, z, 0, h, w), DType::F32, &self.device)?);
+        }
+        Ok(Tensor::cat(&frames, 2)?)
+    }
+
+    /// Generates a video `[F, H, W, 3]` in 0..1; `on_step` returning `false` stops with
+    /// [`WanError::Cancelled`].
+    pub fn generate(
+        &self,
+        p: &PhantomParams,
+        on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
+    ) -> Result<Tensor> {
+        validate_size(p.width, p.height, p.num_frames, self.patch())?;
+        let references = p
+            .references
+            .iter()
+            .map(|r| reference::prepare(r, p.width, p.height, &self.device))
+            .collect::<Result<Vec<_>>>()?;
+        let shape = self.noise_shape(p.width, p.height, p.num_frames, references.len());
+        let noise = match &p.initial_noise {
+            Some(n) => n.to_device(&self.device)?,
+            None => noise::seeded_randn(p.seed, shape, &self.device)?,
+        };
+        let req = PhantomRequest {
+            prompt_embeds: self.encode_prompt(&p.prompt)?,
+            negative_prompt_embeds: self.encode_prompt(&p.negative_prompt)?,
+            references,
+            noise,
+            steps: p.steps,
+            scales: p.scales,
+            shift: Some(p.shift),
+            sampling: p.sampling.clone(),
+            seed: p.seed,
+        };
+        self.run(&req, on_step)
+    }
+
+    fn patch(&self) -> usize {
+        self.transformer.config().patch().1
+    }
+
+    /// The video size `(width, height, num_frames)` a request's noise and references describe.
+    pub fn request_size(&self, req: &PhantomRequest) -> Result<(usize, usize, usize)> {
+        let (_, z, t, h, w) = req.noise.dims5().map_err(|_| {
+            WanError::Input(format!(
+                "the noise must be [1, z, T + N, h, w], got {:?}",
+                req.noise.dims()
+            ))
+        })?;
+        let n = req.references.len();
+        if z != self.z_dim() || t <= n {
+            return Err(WanError::Input(format!(
+                "the noise {:?} needs z = {} channels and more than the {n} reference frames",
+                req.noise.dims(),
+                self.z_dim()
+            )));
+        }
+        let s = VAE_SCALE_SPATIAL;
+        Ok((w * s, h * s, VAE_SCALE_TEMPORAL * (t - n - 1) + 1))
+    }
+
+    /// Denoises and decodes an encoded request: `[F, H, W, 3]` in 0..1.
+    pub fn run(
+        &self,
+        req: &PhantomRequest,
+        on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
+    ) -> Result<Tensor> {
+        let latents = self.denoise(req, on_step)?;
+        self.decode(&latents, req.references.len())
+    }
+
+    /// The denoising part of [`run`](Self::run): the final latents of all T + N frames (f32).
+    pub fn denoise(
+        &self,
+        req: &PhantomRequest,
+        on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
+    ) -> Result<Tensor> {
+        let (width, height, num_frames) = self.request_size(req)?;
+        validate_size(width, height, num_frames, self.patch())?;
+        let references = self.reference_latents(&req.references, width, height)?;
+        let mut scheduler = prepared_sampler(
+            &self.scheduler,
+            req.steps,
+            req.shift,
+            &req.sampling,
+            NoiseSource::Seeded(req.seed),
+        )?;
+        let model = |_pass: Pass, x: &Tensor, t: f64, text: &Tensor| -> Result<Tensor> {
+            let ts = Tensor::new(&[t as f32], &self.device)?;
+            let y = self.transformer.forward(
+                &x.to_dtype(self.dtype)?,
+                &ts,
+                &text.to_dtype(self.dtype)?,
+                None,
+            )?;
+            Ok(y.to_dtype(DType::F32)?)
+        };
+        let texts = Texts {
+            prompt: &req.prompt_embeds,
+            negative: &req.negative_prompt_embeds,
+        };
+        guidance::denoise(
+            &model,
+            scheduler.as_mut(),
+            req.noise.clone(),
+            &references,
+            texts,
+            req.scales,
+            on_step,
+        )
+    }
+
+    /// Drops the last `n_ref` frames, de-normalises and decodes: `[F, H, W, 3]` in 0..1.
+    pub fn decode(&self, latents: &Tensor, n_ref: usize) -> Result<Tensor> {
+        let t = latents.dim(2)?;
+        let video = latents.narrow(2, 0, t - n_ref)?;
+        let frames = self.vae.decode(&self.stats.denormalize(&video)?)?;
+        frames_to_unit_range(&frames)
+    }
+}

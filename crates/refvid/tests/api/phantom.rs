@@ -1,0 +1,113 @@
+//! The `phantom` engine behind the real server and behind `refvid generate`, on the tiny
+//! random-weight Phantom-Wan model of `refvid-wan`'s fixtures (64×48 native, 2 steps) in both
+//! its folder forms: the pictures are noise, but every stage of the real path runs (UMT5, the
+//! references prepared and VAE-encoded as extra latent frames, three transformer passes per
+//! step, UniPC, the VAE, the fitting to 24 fps and the output geometry).
+
+use crate::helpers::*;
+use refvid::engines::{EngineChoice, EngineKind, ModelFlags, build_engine};
+use refvid_media::probe_mp4;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../refvid-wan/tests/fixtures")
+        .join(name)
+}
+
+#[tokio::test]
+async fn the_server_renders_with_the_phantom_engine() {
+    let engine = build_engine(&EngineChoice {
+        kind: EngineKind::Phantom,
+        model: ModelFlags {
+            model_dir: Some(fixture("tiny-phantom")),
+            steps: Some(2),
+            wan_size: Some((64, 48)),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(engine.name(), "phantom");
+    let app = spawn_app_with(|c| c.engine = Some(engine)).await;
+    let mut body = two_subject_body();
+    body["duration"] = json!(1);
+    body["seed"] = json!(21);
+    body["aspect_ratio"] = json!("16:9");
+    let first = app.submit_ok(&body).await;
+    body["seed"] = json!(22);
+    let other = app.submit_ok(&body).await;
+    let mut videos = Vec::new();
+    for id in [&first, &other] {
+        let seen = app.wait(id, Duration::from_secs(180)).await;
+        let last = seen.last().unwrap();
+        assert_eq!(last["task"]["status"], "TASK_STATUS_SUCCEED", "{last}");
+        let info: Value = serde_json::from_str(
+            last["extra"]["debug_info"]["request_info"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(info["engine"], "phantom", "{info}");
+        assert_eq!(info["model"], "tiny-phantom", "{info}");
+        let url = last["videos"][0]["video_url"].as_str().unwrap();
+        videos.push(app.download(url).await);
+    }
+    let probe = probe_mp4(&videos[0]).unwrap();
+    assert_eq!(
+        (probe.width, probe.height, probe.frame_count),
+        (1280, 720, 24)
+    );
+    assert_ne!(videos[0], videos[1], "another seed gives another video");
+    app.stop().await;
+}
+
+#[test]
+fn generate_and_the_config_file_take_the_phantom_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cat.png"),
+        disc_png(200, 160, [200, 90, 40]),
+    )
+    .unwrap();
+    let request = dir.path().join("request.json");
+    let body = json!({
+        "prompt": "@cat waves", "duration": 1, "seed": 3, "aspect_ratio": "1:1",
+        "subjects": [{"name": "cat", "images": [dir.path().join("cat.png")]}]
+    });
+    std::fs::write(&request, body.to_string()).unwrap();
+    let config = dir.path().join("refvid.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "engine = \"phantom\"\nmodel_dir = '{}'\nsteps = 2\nwan_size = \"64x48\"\nphantom_guidance_text = 6.5\n",
+            fixture("tiny-phantom-original").display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("phantom.mp4");
+    let output = Command::new(env!("CARGO_BIN_EXE_refvid"))
+        .args(["generate", request.to_str().unwrap(), "-q", "-o"])
+        .arg(&out)
+        .arg("--config")
+        .arg(&config)
+        .env_remove("REFVID_ENGINE")
+        .env_remove("REFVID_MODEL_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("720x720, 24 frames, seed 3"), "{stdout}");
+    let probe = probe_mp4(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        (probe.width, probe.height, probe.frame_count),
+        (720, 720, 24)
+    );
+}
