@@ -211,6 +211,7 @@ fn the_parity_command_matches_in_both_layouts() {
             out: out.clone(),
             dtype: Precision::F32,
             device: DeviceKind::Cpu,
+            cache: Default::default(),
         })
         .unwrap();
         let video = candle_core::safetensors::load(&out, &Device::Cpu)

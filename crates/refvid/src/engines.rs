@@ -265,6 +265,8 @@ mod tests {
             "3.5",
             "--wan-dtype",
             "bf16",
+            "--phantom-guidance-text",
+            "6",
         ])
         .unwrap();
         let e = cli.engine;

@@ -118,6 +118,7 @@ pub fn denoise(
             total,
             timestep: t,
             latents: &latents,
+            cache: Default::default(),
         };
         if !on_step(&state) {
             return Err(WanError::Cancelled { step: i + 1, total });

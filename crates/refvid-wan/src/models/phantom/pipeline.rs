@@ -274,6 +274,11 @@ impl PhantomPipeline {
     ) -> Result<Tensor> {
         let (width, height, num_frames) = self.request_size(req)?;
         validate_size(width, height, num_frames, self.patch())?;
+        if req.sampling.cache.is_on() {
+            return Err(WanError::Input(
+                "step caches are not available for the Phantom pipeline yet".into(),
+            ));
+        }
         let references = self.reference_latents(&req.references, width, height)?;
         let mut scheduler = prepared_sampler(
             &self.scheduler,
