@@ -22,6 +22,20 @@ pub const VAE_SCALE_SPATIAL: usize = 8;
 /// See [`VAE_SCALE_SPATIAL`].
 pub const VAE_SCALE_TEMPORAL: usize = 4;
 
+/// The latent shape `[1, z, T + n_ref, H/8, W/8]` of a `width × height` video of `num_frames`
+/// frames (`T = (F − 1)/4 + 1`) with `n_ref` reference frames.
+pub fn latent_shape(
+    z: usize,
+    width: usize,
+    height: usize,
+    num_frames: usize,
+    n_ref: usize,
+) -> (usize, usize, usize, usize, usize) {
+    let t = (num_frames - 1) / VAE_SCALE_TEMPORAL + 1 + n_ref;
+    let s = VAE_SCALE_SPATIAL;
+    (1, z, t, height / s, width / s)
+}
+
 /// A reference image.
 #[derive(Debug, Clone)]
 pub enum Reference {

@@ -303,9 +303,7 @@ impl WanVacePipeline {
         num_frames: usize,
         n_ref: usize,
     ) -> (usize, usize, usize, usize, usize) {
-        let t = (num_frames - 1) / VAE_SCALE_TEMPORAL + 1 + n_ref;
-        let s = VAE_SCALE_SPATIAL;
-        (1, self.vae.z_dim(), t, height / s, width / s)
+        conditioning::latent_shape(self.vae.z_dim(), width, height, num_frames, n_ref)
     }
 
     /// `prompt_embeds` `[1, 512, d]` of one prompt (cleaned, tokenized, encoded, zero-padded).

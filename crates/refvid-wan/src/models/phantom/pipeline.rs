@@ -15,7 +15,7 @@ use super::reference;
 use crate::error::{Result, WanError};
 use crate::loading::load_transformer;
 use crate::pipeline::conditioning::{
-    LatentStats, VAE_SCALE_SPATIAL, VAE_SCALE_TEMPORAL, frames_to_unit_range,
+    self, LatentStats, VAE_SCALE_SPATIAL, VAE_SCALE_TEMPORAL, frames_to_unit_range,
 };
 use crate::pipeline::{
     PromptEncoder, Reference, Sampling, StepState, VaeCodec, noise, prepared_sampler, validate_size,
@@ -159,9 +159,7 @@ impl PhantomPipeline {
         num_frames: usize,
         n_ref: usize,
     ) -> (usize, usize, usize, usize, usize) {
-        let t = (num_frames - 1) / VAE_SCALE_TEMPORAL + 1 + n_ref;
-        let s = VAE_SCALE_SPATIAL;
-        (1, self.vae.z_dim(), t, height / s, width / s)
+        conditioning::latent_shape(self.vae.z_dim(), width, height, num_frames, n_ref)
     }
 
     /// `prompt_embeds` of one prompt; an error when the text encoder was not loaded.
