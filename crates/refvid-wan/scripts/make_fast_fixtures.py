@@ -22,7 +22,14 @@ Writes, under crates/refvid-wan/tests/fixtures/fast/ (see the fixtures README, "
       (`transformer.enable_cache(...)`), with and without guidance, MagCache with ratios of
       another length (interpolated), and a MagCache calibration run: every skip decision (and
       the measured change next to its threshold), the latents after every step, the frames, and
-      the calibrated ratios of each guidance pass.
+      the calibrated ratios of each guidance pass;
+  lora/*.safetensors, loras.json, loras.safetensors
+      LoRAs with random factors for the tiny VACE transformer (tiny-vace) and the tiny T2V one, in
+      the three published key formats (diffusers/PEFT with lora_alpha in its metadata; the
+      original Wan layout with alpha, diff_b, time_projection and head keys; musubi-tuner), each
+      merged by diffusers (`load_lora_weights` + `fuse_lora(lora_scale=...)`), two at once, and a
+      file of full `.diff` deltas merged by hand (diffusers skips those): the transformer outputs
+      on the fixture inputs.
 
 It reuses the venv and helpers of make_fixtures.py and the tiny pipeline folder written by
 make_pipeline_fixtures.py (it changes neither). Everything is seeded; re-runs write the same bytes.
@@ -372,6 +379,211 @@ def make_caches():
     (FAST / "caches.json").write_text(json.dumps(cases, indent=1) + "\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# LoRAs (diffusers loaders/lora_pipeline.py WanLoraLoaderMixin + lora_conversion_utils.py)
+
+LORA = FAST / "lora"
+BLOCK_LINEARS = {  # diffusers module -> original module, inside blocks.N
+    "attn1.to_q": "self_attn.q", "attn1.to_k": "self_attn.k", "attn1.to_v": "self_attn.v",
+    "attn1.to_out.0": "self_attn.o", "attn2.to_q": "cross_attn.q", "attn2.to_k": "cross_attn.k",
+    "attn2.to_v": "cross_attn.v", "attn2.to_out.0": "cross_attn.o", "ffn.net.0.proj": "ffn.0",
+    "ffn.net.2": "ffn.2",
+}
+
+
+def vace_transformer():
+    from diffusers import WanVACETransformer3DModel
+
+    return load_module(WanVACETransformer3DModel, FIXTURES / "tiny-vace" / "transformer")
+
+
+def t2v_transformer():
+    from diffusers import WanTransformer3DModel
+
+    return load_module(WanTransformer3DModel, FIXTURES / "tiny-wan-t2v-transformer")
+
+
+def lora_pair(model, module, rank, g):
+    """Random A [rank, in] and B [out, rank] for a linear of the model."""
+    import torch
+
+    w = model.get_submodule(module).weight
+    out_f, in_f = w.shape
+    a = torch.randn(rank, in_f, generator=g) * (0.6 / in_f ** 0.5)
+    b = torch.randn(out_f, rank, generator=g) * 0.4
+    return a, b
+
+
+def peft_file(model, g):
+    """diffusers/PEFT keys, rank 4, lora_alpha 8 in the metadata, every linear of blocks 0-3:
+    what `WanVACEPipeline.save_lora_weights(..., transformer_lora_adapter_metadata=...)` writes
+    (written here directly so that the metadata's module list is sorted: diffusers passes it
+    through a set, whose order changes from run to run)."""
+    from safetensors.torch import save_file
+
+    sd, targets = {}, []
+    for i in range(4):
+        for m in BLOCK_LINEARS:
+            a, b = lora_pair(model, f"blocks.{i}.{m}", 4, g)
+            sd[f"transformer.blocks.{i}.{m}.lora_A.weight"] = a.contiguous()
+            sd[f"transformer.blocks.{i}.{m}.lora_B.weight"] = b.contiguous()
+            targets.append(f"blocks.{i}.{m}")
+    meta = {"transformer.lora_alpha": 8, "transformer.r": 4,
+            "transformer.target_modules": sorted(targets)}
+    save_file(sd, str(LORA / "peft_vace.safetensors"), metadata={
+        "format": "pt", "lora_adapter_metadata": json.dumps(meta, indent=2, sort_keys=True)})
+
+
+def original_file(model, blocks, g, name, cross_blocks):
+    """The original layout as CausVid/lightx2v extractions write it: lora_down/lora_up/alpha
+    (rank 4, alpha 2), diff_b on a few modules, time_projection and head without alpha."""
+    import torch
+
+    sd = {}
+    for i in range(blocks):
+        for m, o in BLOCK_LINEARS.items():
+            if o.startswith("cross_attn") and i not in cross_blocks:
+                continue
+            a, b = lora_pair(model, f"blocks.{i}.{m}", 4, g)
+            key = f"diffusion_model.blocks.{i}.{o}"
+            sd[f"{key}.lora_down.weight"], sd[f"{key}.lora_up.weight"] = a, b
+            sd[f"{key}.alpha"] = torch.tensor(2.0)
+            if (i + len(o)) % 3 == 0:
+                out_f = b.shape[0]
+                sd[f"{key}.diff_b"] = torch.randn(out_f, generator=g) * 0.1
+    for mod, orig in (("condition_embedder.time_proj", "time_projection.1"), ("proj_out", "head.head")):
+        a, b = lora_pair(model, mod, 4, g)
+        sd[f"diffusion_model.{orig}.lora_down.weight"] = a
+        sd[f"diffusion_model.{orig}.lora_up.weight"] = b
+    sd["diffusion_model.time_projection.1.diff_b"] = torch.randn(
+        model.condition_embedder.time_proj.weight.shape[0], generator=g) * 0.1
+    save_tensors(LORA / name, sd)
+
+
+def musubi_file(model, g):
+    """musubi-tuner keys for every block module (diffusers wants them all), rank 2, alpha 1."""
+    import torch
+
+    sd = {}
+    for i in range(4):
+        for m, o in BLOCK_LINEARS.items():
+            a, b = lora_pair(model, f"blocks.{i}.{m}", 2, g)
+            key = "lora_unet_blocks_{}_{}".format(i, o.replace(".", "_"))
+            sd[f"{key}.lora_down.weight"], sd[f"{key}.lora_up.weight"] = a, b
+            sd[f"{key}.alpha"] = torch.tensor(1.0)
+    save_tensors(LORA / "musubi_vace.safetensors", sd)
+
+
+# Full deltas (original key, diffusers parameter): a weight, a bias, a norm weight (original
+# norm3 = diffusers norm2), a query norm, a modulation table.
+DIFFS = [
+    ("blocks.1.self_attn.q.diff", "blocks.1.attn1.to_q.weight"),
+    ("blocks.1.self_attn.q.diff_b", "blocks.1.attn1.to_q.bias"),
+    ("blocks.2.ffn.0.diff", "blocks.2.ffn.net.0.proj.weight"),
+    ("blocks.1.norm3.diff", "blocks.1.norm2.weight"),
+    ("blocks.0.cross_attn.norm_q.diff", "blocks.0.attn2.norm_q.weight"),
+    ("blocks.3.modulation.diff", "blocks.3.scale_shift_table"),
+]
+
+
+def diff_file(model, g):
+    import torch
+
+    sd, by_param = {}, {}
+    params = dict(model.named_parameters())
+    for key, param in DIFFS:
+        d = torch.randn(params[param].shape, generator=g) * 0.2
+        sd[f"diffusion_model.{key}"], by_param[param] = d, d
+    save_tensors(LORA / "diff_vace.safetensors", sd)
+    return by_param
+
+
+def forward(model, inputs):
+    import torch
+
+    with torch.no_grad():
+        return model(**inputs, return_dict=False)[0]
+
+
+def vace_forward_inputs():
+    from safetensors.torch import load_file
+
+    i = load_file(str(FIXTURES / "vace_inputs.safetensors"))
+    return dict(hidden_states=i["hidden_states"], timestep=i["timestep"],
+                encoder_hidden_states=i["encoder_hidden_states"],
+                control_hidden_states=i["control_hidden_states"],
+                control_hidden_states_scale=i["control_hidden_states_scale"])
+
+
+def t2v_forward_inputs():
+    from safetensors.torch import load_file
+
+    i = load_file(str(FIXTURES / "t2v_inputs.safetensors"))
+    return dict(hidden_states=i["hidden_states"], timestep=i["timestep"],
+                encoder_hidden_states=i["encoder_hidden_states"])
+
+
+def fused(make_model, pipeline_cls, loras):
+    """diffusers: each LoRA loaded, fused with its scale and unloaded, in order."""
+    model = make_model()
+    pipe = pipeline_cls(tokenizer=None, text_encoder=None, transformer=model, vae=None,
+                        scheduler=None)
+    for n, (file, scale) in enumerate(loras):
+        pipe.load_lora_weights(str(LORA / file), adapter_name=f"l{n}")
+        pipe.fuse_lora(components=["transformer"], lora_scale=scale)
+        pipe.unload_lora_weights()
+    return model
+
+
+LORA_CASES = [
+    # name, model, [(file, scale)]
+    ("peft", "vace", [("peft_vace.safetensors", 0.7)]),
+    ("original", "vace", [("original_vace.safetensors", 1.0)]),
+    ("musubi", "vace", [("musubi_vace.safetensors", 1.3)]),
+    ("two", "vace", [("peft_vace.safetensors", 0.7), ("musubi_vace.safetensors", -0.5)]),
+    ("original_t2v", "t2v", [("original_t2v.safetensors", 0.8)]),
+]
+
+
+def make_loras():
+    import torch
+    from diffusers import WanPipeline, WanVACEPipeline
+
+    LORA.mkdir(exist_ok=True)
+    g = torch.Generator().manual_seed(60)
+    vace = vace_transformer()
+    peft_file(vace, g)
+    original_file(vace, 4, g, "original_vace.safetensors", cross_blocks=(1, 2))
+    musubi_file(vace, g)
+    original_file(t2v_transformer(), 2, g, "original_t2v.safetensors", cross_blocks=(0, 1))
+    diffs = diff_file(vace, g)
+
+    makers = {"vace": (vace_transformer, WanVACEPipeline, vace_forward_inputs()),
+              "t2v": (t2v_transformer, WanPipeline, t2v_forward_inputs())}
+    out, cases = {}, []
+    for name, kind, loras in LORA_CASES:
+        make, cls, inputs = makers[kind]
+        base = forward(make(), inputs)
+        merged = forward(fused(make, cls, loras), inputs)
+        change = (merged - base).abs().max().item()
+        assert change > 0.05 * base.abs().max().item(), f"{name}: the LoRA barely changes the output"
+        out[f"{name}.sample"] = merged
+        cases.append({"name": name, "model": kind, "loras": [[f, s] for f, s in loras]})
+        print(f"lora {name}: output moved by {change:.3g} (scale {base.abs().max().item():.3g})")
+
+    # Full deltas by hand: W += scale * diff (diffusers ignores `.diff` keys).
+    scale = 0.6
+    model = vace_transformer()
+    with torch.no_grad():
+        params = dict(model.named_parameters())
+        for param, d in diffs.items():
+            params[param].add_(scale * d)
+    out["diff.sample"] = forward(model, vace_forward_inputs())
+    cases.append({"name": "diff", "model": "vace", "loras": [["diff_vace.safetensors", scale]]})
+    save_tensors(FAST / "loras.safetensors", out)
+    (FAST / "loras.json").write_text(json.dumps(cases, indent=1) + "\n")
+
+
 def main():
     ensure_venv()
     import torch
@@ -383,6 +595,7 @@ def main():
     make_few_step()
     make_renoise()
     make_caches()
+    make_loras()
 
 
 if __name__ == "__main__":

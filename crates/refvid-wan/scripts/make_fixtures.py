@@ -31,6 +31,8 @@ PINS = [
     "safetensors==0.8.0",
     "numpy",
     "sentencepiece",
+    # diffusers' LoRA loading (make_fast_fixtures.py); brings accelerate with it.
+    "peft==0.21.2",
 ]
 
 

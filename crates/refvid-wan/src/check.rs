@@ -107,6 +107,8 @@ pub struct CheckArgs {
     pub device: DeviceKind,
     /// `--cache` (pipeline module only; default none).
     pub cache: crate::step_cache::CacheConfig,
+    /// `--lora FILE[:SCALE]`, repeatable (modules that load a transformer).
+    pub loras: Vec<crate::lora::LoraSpec>,
 }
 
 /// Runs the module on the inputs and writes the outputs (see the module docs for the names).
@@ -118,6 +120,12 @@ pub fn run_check(args: &CheckArgs) -> Result<()> {
             args.module.name()
         )));
     }
+    if !args.loras.is_empty() && !matches!(args.module, Module::Transformer | Module::Pipeline) {
+        return Err(WanError::Input(format!(
+            "--lora applies to the modules that load a transformer, not {}",
+            args.module.name()
+        )));
+    }
     let device = args.device.open()?;
     let inputs = read_inputs(&args.inputs, &device)?;
     let outputs = match args.module {
@@ -126,8 +134,12 @@ pub fn run_check(args: &CheckArgs) -> Result<()> {
         Module::VaeEncode => run_vae_encode(args, &inputs, &device)?,
         Module::VaeDecode => run_vae_decode(args, &inputs, &device)?,
         Module::Pipeline => {
-            let pipe =
-                crate::pipeline::WanVacePipeline::load(&args.model, args.dtype.dtype(), &device)?;
+            let pipe = crate::pipeline::WanVacePipeline::load_with_loras(
+                &args.model,
+                args.dtype.dtype(),
+                &device,
+                &args.loras,
+            )?;
             crate::pipeline::check::run(&pipe, &inputs, &args.cache)?
         }
         Module::Phantom => {
@@ -195,7 +207,8 @@ fn run_transformer(
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
     let dtype = args.dtype.dtype();
-    let model = load_transformer(&args.model, dtype, device)?;
+    let model =
+        crate::loading::load_transformer_with_loras(&args.model, dtype, device, &args.loras)?;
     let x = input(inputs, "hidden_states")?.to_dtype(dtype)?;
     let t = input(inputs, "timestep")?.to_dtype(DType::F32)?;
     let text = input(inputs, "encoder_hidden_states")?.to_dtype(dtype)?;

@@ -21,6 +21,10 @@ pub enum WanError {
     /// A config file is missing a key, has a bad value, or describes something we do not support.
     #[error("config {path}: {msg}")]
     Config { path: PathBuf, msg: String },
+    /// A LoRA file that cannot be applied: unknown keys, modules the model lacks, shapes that
+    /// do not fit.
+    #[error("LoRA {path}: {msg}")]
+    Lora { path: PathBuf, msg: String },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

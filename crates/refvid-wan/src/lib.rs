@@ -7,6 +7,7 @@
 //! - [`loading`]: finding checkpoints (diffusers folders, the original Wan release, single
 //!   files, `.pth` and `.safetensors`), sharded safetensors, dtypes, named errors;
 //!   [`layout`]: the original ↔ diffusers key tables.
+//! - [`lora`]: LoRAs (three key formats) merged into the transformer's weights at load.
 //! - [`scheduler`]: the flow-matching UniPC and Euler schedulers (`scheduler_config.json`), step
 //!   lists and the x0-then-renoise sampler of step-distilled models.
 //! - [`step_cache`]: First-Block-Cache and MagCache for the many-step path.
@@ -27,6 +28,7 @@ pub mod engine;
 pub mod error;
 pub mod layout;
 pub mod loading;
+pub mod lora;
 pub mod models;
 pub mod pipeline;
 pub mod rope;

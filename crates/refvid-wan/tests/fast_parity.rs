@@ -208,6 +208,7 @@ fn the_parity_command_takes_the_step_list() {
         dtype: Default::default(),
         device: Default::default(),
         cache: Default::default(),
+        loras: Vec::new(),
     };
     refvid_wan::run_check(&args).unwrap();
     let video = &candle_core::safetensors::load(&out, &Device::Cpu).unwrap()["video"];
@@ -422,6 +423,7 @@ fn the_parity_command_runs_first_block_cache_and_reports_it() {
         dtype: Default::default(),
         device: Default::default(),
         cache: case.cache.as_deref().unwrap().parse().unwrap(),
+        loras: Vec::new(),
     };
     refvid_wan::run_check(&args).unwrap();
     let got = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();

@@ -224,6 +224,7 @@ fn run_check_writes_reference_outputs() {
         dtype: Precision::F32,
         device: DeviceKind::Cpu,
         cache: Default::default(),
+        loras: Vec::new(),
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
@@ -243,6 +244,7 @@ fn run_check_writes_reference_outputs() {
         dtype: "f32".parse().unwrap(),
         device: "cpu".parse().unwrap(),
         cache: Default::default(),
+        loras: Vec::new(),
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
@@ -270,6 +272,7 @@ fn run_check_names_a_missing_input() {
         dtype: Precision::F32,
         device: DeviceKind::Cpu,
         cache: Default::default(),
+        loras: Vec::new(),
     })
     .unwrap_err();
     assert!(err.to_string().contains("control_hidden_states"), "{err}");

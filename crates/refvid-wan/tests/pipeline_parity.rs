@@ -348,6 +348,7 @@ fn check_module_pipeline_writes_the_video() {
         dtype: refvid_wan::runtime::Precision::F32,
         device: refvid_wan::runtime::DeviceKind::Cpu,
         cache: Default::default(),
+        loras: Vec::new(),
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();

@@ -188,6 +188,7 @@ fn run_check_encodes_and_decodes() {
         dtype: Precision::F32,
         device: DeviceKind::Cpu,
         cache: Default::default(),
+        loras: Vec::new(),
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
@@ -206,6 +207,7 @@ fn run_check_encodes_and_decodes() {
         dtype: Precision::F32,
         device: DeviceKind::Cpu,
         cache: Default::default(),
+        loras: Vec::new(),
     })
     .unwrap();
     let ours = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
@@ -228,6 +230,7 @@ fn run_check_names_the_missing_vae_input() {
         dtype: Precision::F32,
         device: DeviceKind::Cpu,
         cache: Default::default(),
+        loras: Vec::new(),
     })
     .unwrap_err();
     assert!(err.to_string().contains("`z`"), "{err}");

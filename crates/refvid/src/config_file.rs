@@ -4,7 +4,8 @@
 //! `database_url = "postgres://…"`) and becomes that flag's environment variable
 //! (`REFVID_MODEL_DIR`, …) unless the environment already sets it, so the order of precedence is
 //! command-line flag, then environment, then file. Unknown keys are an error naming the known
-//! ones, so a typo does not silently fall back to a default.
+//! ones, so a typo does not silently fall back to a default. A list of strings (for repeatable
+//! flags: `lora = ["a.safetensors:0.8", "b.safetensors"]`) becomes one `;`-separated value.
 
 use anyhow::{Context, bail};
 use std::path::Path;
@@ -49,8 +50,11 @@ pub fn settings_of(
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(f) => f.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => {
+                list_value(&items).with_context(|| format!("{}: `{key}`", origin.display()))?
+            }
             other => bail!(
-                "{}: `{key}` must be a string, number or boolean, got {}",
+                "{}: `{key}` must be a string, number, boolean or list of strings, got {}",
                 origin.display(),
                 other.type_str()
             ),
@@ -58,6 +62,20 @@ pub fn settings_of(
         out.push((var, text));
     }
     Ok(out)
+}
+
+/// A list of strings as one `;`-separated value (what repeatable flags read from their
+/// environment variable).
+fn list_value(items: &[toml::Value]) -> anyhow::Result<String> {
+    let parts = items
+        .iter()
+        .map(|v| match v {
+            toml::Value::String(s) if !s.contains(';') => Ok(s.clone()),
+            toml::Value::String(s) => bail!("list entry {s:?} must not contain `;`"),
+            other => bail!("list entries must be strings, got {}", other.type_str()),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(parts.join(";"))
 }
 
 /// The config file named by `--config FILE`/`--config=FILE` in `args` or by `REFVID_CONFIG`.
@@ -84,6 +102,7 @@ mod tests {
             "REFVID_MODEL_DIR",
             "REFVID_STEPS",
             "REFVID_ALLOW_PRIVATE_NETWORKS",
+            "REFVID_LORA",
         ]
         .map(String::from)
         .to_vec()
@@ -114,8 +133,32 @@ mod tests {
         );
         assert!(err.to_string().contains("model_dir"), "{err}");
         let err = settings_of("steps = [1]", Path::new("c.toml"), &known()).unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("`steps`") && err.contains("must be strings"),
+            "{err}"
+        );
+        let err = settings_of("steps = {a = 1}", Path::new("c.toml"), &known()).unwrap_err();
         assert!(err.to_string().contains("`steps` must be"), "{err}");
+        let err = settings_of("lora = [\"a;b\"]", Path::new("c.toml"), &known()).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("must not contain `;`"),
+            "{err:#}"
+        );
         assert!(settings_of("engine = ", Path::new("c.toml"), &known()).is_err());
+    }
+
+    #[test]
+    fn lists_become_one_separated_value() {
+        let text = "lora = [\"/l/a.safetensors:0.8\", \"/l/b.safetensors\"]\n";
+        let got = settings_of(text, Path::new("c.toml"), &known()).unwrap();
+        assert_eq!(
+            got,
+            vec![(
+                "REFVID_LORA".into(),
+                "/l/a.safetensors:0.8;/l/b.safetensors".into()
+            )]
+        );
     }
 
     #[test]

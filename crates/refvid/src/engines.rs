@@ -74,6 +74,11 @@ pub struct ModelFlags {
     /// negative prompt for phantom, as its reference code).
     #[arg(long, env = "REFVID_NEGATIVE_PROMPT")]
     pub negative_prompt: Option<String>,
+    /// A LoRA merged into the transformer at load: FILE[:SCALE] (scale 1 by default); repeat
+    /// for several (`;` separates them in REFVID_LORA). Diffusers/PEFT, original Wan
+    /// (CausVid, lightx2v) and musubi-tuner keys.
+    #[arg(long = "lora", env = "REFVID_LORA", value_delimiter = ';')]
+    pub loras: Vec<refvid_wan::lora::LoraSpec>,
 }
 
 /// Flags of the `wan` engine (Wan2.1-VACE).
@@ -126,6 +131,7 @@ fn place(flags: &ModelFlags, engine: &str, what: &str) -> anyhow::Result<ModelPl
     }
     place.precision = flags.wan_dtype;
     place.device = flags.wan_device;
+    place.loras = flags.loras.clone();
     Ok(place)
 }
 

@@ -99,6 +99,10 @@ enum WanCommand {
         /// `wan calibrate-mag` writes); default: MagCache's Wan2.1-T2V-1.3B ratios.
         #[arg(long)]
         mag_ratios: Option<PathBuf>,
+        /// A LoRA merged into the transformer before the run: FILE[:SCALE] (scale 1 by
+        /// default); repeat for several. Diffusers/PEFT, original Wan and musubi-tuner keys.
+        #[arg(long = "lora")]
+        loras: Vec<refvid_wan::lora::LoraSpec>,
     },
     /// Measure a checkpoint's MagCache magnitude ratios (one full generation that skips
     /// nothing) and write them as JSON for --mag-ratios.
@@ -427,6 +431,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             device,
             cache,
             mag_ratios,
+            loras,
         }) => {
             let args = refvid_wan::CheckArgs {
                 model,
@@ -436,6 +441,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 dtype,
                 device,
                 cache: cache.with_ratio_file(mag_ratios.as_deref())?,
+                loras,
             };
             Ok(refvid_wan::run_check(&args)?)
         }

@@ -34,6 +34,7 @@ pub use source::{ModuleSource, module_source, tokenizer_file, transformer_candid
 
 use crate::error::{Result, WanError};
 use crate::layout::Component;
+use crate::lora::{LoraSpec, MergedCheckpoint};
 use crate::tokenizer::PromptTokenizer;
 use crate::transformer::{WanConfig, WanTransformer};
 use crate::umt5::{Umt5Config, Umt5Encoder};
@@ -219,12 +220,26 @@ pub fn transformer_config(source: &ModuleSource, ckpt: &Checkpoint) -> Result<Wa
 /// from anything [`module_source`] understands; the config is checked first (errors name the
 /// key), then every tensor (errors name the tensor).
 pub fn load_transformer(model: &Path, dtype: DType, device: &Device) -> Result<WanTransformer> {
+    load_transformer_with_loras(model, dtype, device, &[])
+}
+
+/// [`load_transformer`] with LoRAs merged into the weights as they are read (see
+/// [`crate::lora`]); a LoRA that does not fit the checkpoint is an error before anything loads.
+pub fn load_transformer_with_loras(
+    model: &Path,
+    dtype: DType,
+    device: &Device,
+    loras: &[LoraSpec],
+) -> Result<WanTransformer> {
     let (source, ckpt) = open_module(model, Component::Transformer)?;
     let cfg = transformer_config(&source, &ckpt)?;
-    Ok(WanTransformer::new(
-        &cfg,
-        from_checkpoint(ckpt, dtype, device),
-    )?)
+    let vb = if loras.is_empty() {
+        from_checkpoint(ckpt, dtype, device)
+    } else {
+        let merged = MergedCheckpoint::new(ckpt, loras)?;
+        VarBuilder::from_backend(Box::new(merged), dtype, device.clone())
+    };
+    Ok(WanTransformer::new(&cfg, vb)?)
 }
 
 /// The UMT5 encoder's config: transformers' `config.json` when the source has one, otherwise

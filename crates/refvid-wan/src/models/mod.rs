@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use candle_core::Device;
 
 use crate::error::WanError;
+use crate::lora::LoraSpec;
 use crate::runtime::{DeviceKind, Precision};
 
 /// What every Wan-family model needs besides its own options: the folder, where and in which
@@ -27,6 +28,8 @@ pub struct ModelPlace {
     pub native_size: (usize, usize),
     /// The model's frame rate (16 for Wan 2.1).
     pub fps: u32,
+    /// LoRAs merged into the transformer at load (see [`crate::lora`]).
+    pub loras: Vec<LoraSpec>,
 }
 
 impl ModelPlace {
@@ -38,6 +41,7 @@ impl ModelPlace {
             device: DeviceKind::Cpu,
             native_size: (832, 480),
             fps: 16,
+            loras: Vec::new(),
         }
     }
 
@@ -60,11 +64,24 @@ impl ModelPlace {
         self.device.open()
     }
 
-    /// `("dtype", …)` and `("device", …)` for `request_info`.
+    /// `("dtype", …)`, `("device", …)` and, with LoRAs, `("loras", "file:scale,…")` (file names
+    /// only) for `request_info`.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut out = vec![
             ("dtype", self.precision.to_string()),
             ("device", self.device.to_string()),
-        ]
+        ];
+        if !self.loras.is_empty() {
+            let names: Vec<String> = self
+                .loras
+                .iter()
+                .map(|l| {
+                    let name = l.path.file_name().unwrap_or_default().to_string_lossy();
+                    format!("{name}:{}", l.scale)
+                })
+                .collect();
+            out.push(("loras", names.join(",")));
+        }
+        out
     }
 }

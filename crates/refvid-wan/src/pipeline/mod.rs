@@ -40,7 +40,8 @@ use std::sync::Mutex;
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Result, WanError};
-use crate::loading::{load_text_encoder, load_transformer};
+use crate::loading::{load_text_encoder, load_transformer_with_loras};
+use crate::lora::LoraSpec;
 use crate::scheduler::{FlowScheduler, NoiseSource, SamplerKind, SchedulerConfig, build_sampler};
 use crate::step_cache::{CacheConfig, StepCache};
 use crate::tokenizer::{PromptTokenizer, TEXT_LEN};
@@ -264,10 +265,22 @@ impl WanVacePipeline {
         device: &Device,
         vae: Box<dyn VaeCodec>,
     ) -> Result<Self> {
+        Self::load_with(dir, dtype, device, vae, &[])
+    }
+
+    /// [`load_with_vae`](Self::load_with_vae) with LoRAs merged into the transformer (see
+    /// [`crate::lora`]).
+    pub fn load_with(
+        dir: &Path,
+        dtype: DType,
+        device: &Device,
+        vae: Box<dyn VaeCodec>,
+        loras: &[LoraSpec],
+    ) -> Result<Self> {
         Self::from_parts(
             PromptTokenizer::from_model_dir(dir, TEXT_LEN)?,
             load_text_encoder(dir, dtype, device)?,
-            load_transformer(dir, dtype, device)?,
+            load_transformer_with_loras(dir, dtype, device, loras)?,
             vae,
             SchedulerConfig::load_or_wan(dir, WAN_FLOW_SHIFT)?,
             dtype,

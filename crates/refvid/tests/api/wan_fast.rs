@@ -1,10 +1,16 @@
-//! The fast paths' commands on the tiny Wan 2.1 VACE pipeline of `refvid-wan`'s fixtures:
+//! The fast paths on the tiny Wan 2.1 VACE pipeline of `refvid-wan`'s fixtures:
 //! `refvid wan calibrate-mag` writes ratios that `refvid wan check --cache mag:… --mag-ratios`
-//! reads, and the check reports what the cache skipped in its output file.
+//! reads, and the check reports what the cache skipped in its output file; `--lora` reaches the
+//! served model (recorded in `request_info`), from flags and from the config file, and a LoRA
+//! that does not fit stops the start naming its keys.
 
-use serde_json::Value;
+use crate::helpers::*;
+use refvid::engines::{EngineChoice, EngineKind, ModelFlags, build_engine};
+use refvid_wan::lora::LoraSpec;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../refvid-wan/tests/fixtures")
@@ -156,4 +162,92 @@ fn cache_flags_that_do_not_fit_are_refused_with_the_reason() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(needle), "{extra:?}: {stderr}");
     }
+}
+
+fn lora(name: &str) -> PathBuf {
+    fixtures().join("fast/lora").join(name)
+}
+
+fn tiny_choice(loras: Vec<LoraSpec>) -> EngineChoice {
+    EngineChoice {
+        kind: EngineKind::Wan,
+        model: ModelFlags {
+            model_dir: Some(fixtures().join("tiny-vace-r2v")),
+            steps: Some(2),
+            wan_size: Some((64, 48)),
+            loras,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Renders one 1-second task; returns its request_info and the video.
+async fn render(app: &TestApp) -> (Value, Vec<u8>) {
+    let mut body = two_subject_body();
+    body["duration"] = json!(1);
+    body["seed"] = json!(3);
+    let id = app.submit_ok(&body).await;
+    let seen = app.wait(&id, Duration::from_secs(180)).await;
+    let last = seen.last().unwrap();
+    assert_eq!(last["task"]["status"], "TASK_STATUS_SUCCEED", "{last}");
+    let info = last["extra"]["debug_info"]["request_info"]
+        .as_str()
+        .unwrap();
+    let url = last["videos"][0]["video_url"].as_str().unwrap();
+    (serde_json::from_str(info).unwrap(), app.download(url).await)
+}
+
+#[tokio::test]
+async fn a_lora_reaches_the_served_model_and_request_info() {
+    let spec = LoraSpec {
+        path: lora("musubi_vace.safetensors"),
+        scale: 1.3,
+    };
+    let plain = build_engine(&tiny_choice(vec![])).unwrap();
+    let with = build_engine(&tiny_choice(vec![spec])).unwrap();
+    let app = spawn_app_with(|c| c.engine = Some(plain)).await;
+    let (info_plain, video_plain) = render(&app).await;
+    app.stop().await;
+    let app = spawn_app_with(|c| c.engine = Some(with)).await;
+    let (info, video) = render(&app).await;
+    app.stop().await;
+    assert_eq!(info["loras"], "musubi_vace.safetensors:1.3", "{info}");
+    assert!(info_plain.get("loras").is_none(), "{info_plain}");
+    assert_ne!(video, video_plain, "the LoRA changes the video");
+}
+
+#[test]
+fn a_lora_that_does_not_fit_stops_the_start_from_flags_or_the_config_file() {
+    let data = tempfile::tempdir().unwrap();
+    let model = fixtures().join("tiny-vace-r2v");
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--engine", "wan"];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_refvid"))
+            .args(&args)
+            .arg("--model-dir")
+            .arg(&model)
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("REFVID_LORA")
+            .output()
+            .unwrap()
+    };
+    // The original-layout file patches the output projection, whose shape differs here.
+    let bad = format!("{}:0.5", lora("original_vace.safetensors").display());
+    let good = format!("{}:1.3", lora("musubi_vace.safetensors").display());
+    let output = serve(&["--lora", &good, "--lora", &bad]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("original_vace.safetensors") && stderr.contains("head.head.lora_up.weight"),
+        "{stderr}"
+    );
+    let config = data.path().join("c.toml");
+    std::fs::write(&config, format!("lora = [{good:?}, {bad:?}]\n")).unwrap();
+    let output = serve(&["--config", config.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("head.head.lora_up.weight"), "{stderr}");
 }

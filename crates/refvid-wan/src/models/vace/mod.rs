@@ -53,7 +53,12 @@ impl VaceModel {
         }
         check_native_size(place.native_size)?;
         let device = place.open_device()?;
-        let pipeline = WanVacePipeline::load(&place.dir, place.precision.dtype(), &device)?;
+        let pipeline = WanVacePipeline::load_with_loras(
+            &place.dir,
+            place.precision.dtype(),
+            &device,
+            &place.loras,
+        )?;
         Ok(Self {
             pipeline,
             place,
