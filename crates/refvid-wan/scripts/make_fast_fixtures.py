@@ -26,7 +26,8 @@ Writes, under crates/refvid-wan/tests/fixtures/fast/ (see the fixtures README, "
   lora/*.safetensors, loras.json, loras.safetensors
       LoRAs with random factors for the tiny VACE transformer (tiny-vace) and the tiny T2V one, in
       the three published key formats (diffusers/PEFT with lora_alpha in its metadata; the
-      original Wan layout with alpha, diff_b, time_projection and head keys; musubi-tuner), each
+      original Wan layout with alpha, diff_b, time_projection and head keys, also for the tiny
+      Phantom transformer; musubi-tuner), each
       merged by diffusers (`load_lora_weights` + `fuse_lora(lora_scale=...)`), two at once, and a
       file of full `.diff` deltas merged by hand (diffusers skips those): the transformer outputs
       on the fixture inputs.
@@ -380,6 +381,101 @@ def make_caches():
 
 
 # ---------------------------------------------------------------------------------------------
+# Step caches on Phantom-Wan: the three-pass loop of make_phantom_fixtures.py (subject2video.py),
+# each pass in its own cache context.
+
+PHANTOM_DIR = FIXTURES / "tiny-phantom"
+PHANTOM_STEPS = 10
+PHANTOM_CONTEXTS = ("pos_it", "pos_i", "neg")
+
+
+def phantom_parts():
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+
+    return (load_module(WanTransformer3DModel, PHANTOM_DIR / "transformer"),
+            load_module(AutoencoderKLWan, PHANTOM_DIR / "vae"))
+
+
+def phantom_loop(transformer, vae, inputs, steps, record):
+    """Phantom's loop on the parity command's inputs (references already at the video size)."""
+    import torch
+    from diffusers import UniPCMultistepScheduler
+    from diffusers.video_processor import VideoProcessor
+
+    z = vae.config.z_dim
+    mean = torch.tensor(vae.config.latents_mean).view(1, z, 1, 1, 1)
+    inv_std = 1.0 / torch.tensor(vae.config.latents_std).view(1, z, 1, 1, 1)
+    prepared = inputs["reference_images"]
+    n = prepared.shape[0]
+    pos, neg = inputs["prompt_embeds"], inputs["negative_prompt_embeds"]
+    s_img, s_text = float(inputs["guidance_scale_image"]), float(inputs["guidance_scale_text"])
+    with torch.no_grad():
+        ref = torch.cat([(vae.encode(x[None, :, None]).latent_dist.mean - mean) * inv_std
+                         for x in prepared], dim=2)
+        sched = UniPCMultistepScheduler.from_config(
+            json.loads((PHANTOM_DIR / "scheduler" / "scheduler_config.json").read_text()),
+            flow_shift=float(inputs["flow_shift"]))
+        sched.set_timesteps(steps)
+        latents = inputs["latents"].clone()
+        for i, t in enumerate(sched.timesteps):
+            x_ref = torch.cat([latents[:, :, :-n], ref], dim=2)
+            x_zero = torch.cat([latents[:, :, :-n], torch.zeros_like(ref)], dim=2)
+            ts = t.expand(1)
+            outs = []
+            for name, x, text in zip(PHANTOM_CONTEXTS, (x_ref, x_ref, x_zero), (pos, neg, neg)):
+                with transformer.cache_context(name):
+                    outs.append(transformer(hidden_states=x, timestep=ts, encoder_hidden_states=text,
+                                            return_dict=False)[0])
+            pos_it, pos_i, neg_out = outs
+            pred = neg_out + s_img * (pos_i - neg_out) + s_text * (pos_it - pos_i)
+            latents = sched.step(pred, t, latents, return_dict=False)[0]
+            record[f"latents.{i}"] = latents
+        video = vae.decode(latents[:, :, :-n] / inv_std + mean, return_dict=False)[0]
+        record["video"] = torch.from_numpy(
+            VideoProcessor(vae_scale_factor=8).postprocess_video(video, output_type="np")[0])
+    return record
+
+
+def phantom_inputs():
+    from safetensors.torch import load_file
+
+    return load_file(str(FIXTURES / "phantom_check_inputs.safetensors"))
+
+
+def make_phantom_caches():
+    import torch
+    from diffusers.hooks import FirstBlockCacheConfig, MagCacheConfig
+
+    inputs = phantom_inputs()
+    n = PHANTOM_STEPS
+    log = DecisionLog()
+    tr, vae = phantom_parts()
+    tr.enable_cache(MagCacheConfig(calibrate=True, num_inference_steps=n))
+    phantom_loop(tr, vae, inputs, n, {})
+    ratios = log.calibration["pos_it"]
+    out, cases = {}, []
+    for name, spec, config in [
+        ("phantom_fbc", "first_block:0.6", FirstBlockCacheConfig(threshold=0.6)),
+        ("phantom_mag", "mag:0.2,2", MagCacheConfig(threshold=0.2, max_skip_steps=2,
+                                                    num_inference_steps=n, mag_ratios=ratios)),
+    ]:
+        log = DecisionLog()
+        tr, vae = phantom_parts()
+        tr.enable_cache(config)
+        rec = phantom_loop(tr, vae, inputs, n, {})
+        margins = [abs(m - config.threshold) for m in log.measures if m >= 0]
+        print(f"{name}: decisions {log.decisions}; closest {min(margins):.3g}")
+        assert min(margins) > 1e-3 and 0 < log.decisions.count(0) < len(log.decisions) - 3, name
+        out.update({f"{name}.{k}": v for k, v in rec.items()})
+        out[f"{name}.decisions"] = torch.tensor(log.decisions, dtype=torch.uint8)
+        cases.append({"name": name, "cache": spec, "steps": n, "decisions": log.decisions,
+                      "ratios": ratios if name == "phantom_mag" else None,
+                      "margin": min(margins)})
+    save_tensors(FAST / "phantom_caches.safetensors", out)
+    (FAST / "phantom_caches.json").write_text(json.dumps(cases, indent=1) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
 # LoRAs (diffusers loaders/lora_pipeline.py WanLoraLoaderMixin + lora_conversion_utils.py)
 
 LORA = FAST / "lora"
@@ -542,7 +638,24 @@ LORA_CASES = [
     ("musubi", "vace", [("musubi_vace.safetensors", 1.3)]),
     ("two", "vace", [("peft_vace.safetensors", 0.7), ("musubi_vace.safetensors", -0.5)]),
     ("original_t2v", "t2v", [("original_t2v.safetensors", 0.8)]),
+    ("original_phantom", "phantom", [("original_phantom.safetensors", 0.9)]),
 ]
+
+
+def phantom_transformer():
+    return phantom_parts()[0]
+
+
+def phantom_forward_inputs():
+    """Random transformer inputs for the tiny Phantom transformer (saved for the Rust test)."""
+    import torch
+
+    g = torch.Generator().manual_seed(61)
+    inputs = dict(hidden_states=torch.randn(1, 16, 3, 6, 8, generator=g),
+                  timestep=torch.tensor([611.0]),
+                  encoder_hidden_states=torch.randn(1, 7, 32, generator=g))
+    save_tensors(FAST / "phantom_transformer_inputs.safetensors", inputs)
+    return inputs
 
 
 def make_loras():
@@ -557,9 +670,11 @@ def make_loras():
     musubi_file(vace, g)
     original_file(t2v_transformer(), 2, g, "original_t2v.safetensors", cross_blocks=(0, 1))
     diffs = diff_file(vace, g)
+    original_file(phantom_transformer(), 3, g, "original_phantom.safetensors", cross_blocks=(0, 2))
 
     makers = {"vace": (vace_transformer, WanVACEPipeline, vace_forward_inputs()),
-              "t2v": (t2v_transformer, WanPipeline, t2v_forward_inputs())}
+              "t2v": (t2v_transformer, WanPipeline, t2v_forward_inputs()),
+              "phantom": (phantom_transformer, WanPipeline, phantom_forward_inputs())}
     out, cases = {}, []
     for name, kind, loras in LORA_CASES:
         make, cls, inputs = makers[kind]
@@ -595,6 +710,7 @@ def main():
     make_few_step()
     make_renoise()
     make_caches()
+    make_phantom_caches()
     make_loras()
 
 

@@ -13,9 +13,11 @@
 //! | `phantom` | `prompt_embeds`, `negative_prompt_embeds`, `latents` (noise of all T + N frames), `reference_images` at the video size, scalars `num_inference_steps`, `guidance_scale_image`, `guidance_scale_text`, `flow_shift` (see [`crate::models::phantom::check`]) | `video` |
 //!
 //! Outputs are written as f32 whatever the compute dtype. With a step cache (`cache`, pipeline
-//! module only) the output file also holds what the cache did: `cache_passes`,
+//! and phantom modules) the output file also holds what the cache did: `cache_passes`,
 //! `cache_skipped_passes`, `cache_blocks_run`, `cache_blocks_skipped` (i64 scalars) and
-//! `cache_decisions.{pass}` (u8, 1 where every block ran; pass 0 conditional, 1 unconditional).
+//! `cache_decisions.{pass}` (u8, 1 where every block ran; pipeline: pass 0 conditional,
+//! 1 unconditional; phantom: 0 prompt and references, 1 negative prompt and references,
+//! 2 negative prompt alone). LoRAs (`loras`) apply to the modules that load a transformer.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -113,14 +115,18 @@ pub struct CheckArgs {
 
 /// Runs the module on the inputs and writes the outputs (see the module docs for the names).
 pub fn run_check(args: &CheckArgs) -> Result<()> {
-    if args.cache.is_on() && args.module != Module::Pipeline {
+    if args.cache.is_on() && !matches!(args.module, Module::Pipeline | Module::Phantom) {
         return Err(WanError::Input(format!(
-            "--cache {} applies to the pipeline module, not {}",
+            "--cache {} applies to the pipeline and phantom modules, not {}",
             args.cache,
             args.module.name()
         )));
     }
-    if !args.loras.is_empty() && !matches!(args.module, Module::Transformer | Module::Pipeline) {
+    let loads_transformer = matches!(
+        args.module,
+        Module::Transformer | Module::Pipeline | Module::Phantom
+    );
+    if !args.loras.is_empty() && !loads_transformer {
         return Err(WanError::Input(format!(
             "--lora applies to the modules that load a transformer, not {}",
             args.module.name()
@@ -145,8 +151,15 @@ pub fn run_check(args: &CheckArgs) -> Result<()> {
         Module::Phantom => {
             let dtype = args.dtype.dtype();
             let transformer = phantom_transformer(&args.model)?;
-            let pipe = PhantomPipeline::load(&args.model, &transformer, dtype, &device, false)?;
-            phantom::check::run(&pipe, &inputs)?
+            let pipe = PhantomPipeline::load_with_loras(
+                &args.model,
+                &transformer,
+                dtype,
+                &device,
+                false,
+                &args.loras,
+            )?;
+            phantom::check::run(&pipe, &inputs, &args.cache)?
         }
     };
     candle_core::safetensors::save(&outputs, &args.out).map_err(|e| match e {

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
+use refvid_wan::models::phantom::PhantomPipeline;
 use refvid_wan::pipeline::check::request_from_inputs;
 use refvid_wan::pipeline::{
     EncodedRequest, GenerateParams, Reference, Sampling, StepState, WanVacePipeline,
@@ -448,7 +449,10 @@ fn the_parity_command_runs_first_block_cache_and_reports_it() {
     // A cache on another module is refused.
     args.module = refvid_wan::Module::Transformer;
     let e = refvid_wan::run_check(&args).unwrap_err().to_string();
-    assert!(e.contains("applies to the pipeline module"), "{e}");
+    assert!(
+        e.contains("applies to the pipeline and phantom modules"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -533,4 +537,101 @@ fn mag_calibration_from_text_round_trips_through_its_file() {
     let file = dir.path().join("ratios.json");
     std::fs::write(&file, serde_json::to_string(&cal).unwrap()).unwrap();
     assert_eq!(load_ratios(&file).unwrap(), cal.ratios);
+}
+
+#[derive(serde::Deserialize)]
+struct PhantomCacheCase {
+    name: String,
+    cache: String,
+    steps: usize,
+    ratios: Option<Vec<f32>>,
+    decisions: Vec<u8>,
+}
+
+/// Phantom's three passes each keep their own cache state, as three diffusers cache contexts do:
+/// the same decisions, latents after every step and frames, through the library and through the
+/// parity command.
+#[test]
+fn step_caches_on_phantom_make_diffusers_decisions() {
+    let text = std::fs::read_to_string(fixtures().join("fast/phantom_caches.json")).unwrap();
+    let cases: Vec<PhantomCacheCase> = serde_json::from_str(&text).unwrap();
+    assert_eq!(cases.len(), 2);
+    let reference = load("fast/phantom_caches.safetensors");
+    let dir = fixtures().join("tiny-phantom");
+    let pipe = PhantomPipeline::load(&dir, &dir, DType::F32, &Device::Cpu, false).unwrap();
+    let mut inputs = load("phantom_check_inputs.safetensors");
+    for case in cases {
+        inputs.insert(
+            "num_inference_steps".into(),
+            Tensor::new(case.steps as f32, &Device::Cpu).unwrap(),
+        );
+        let cache = match case.cache.parse::<CacheConfig>().unwrap() {
+            CacheConfig::Mag(mut m) => {
+                m.ratios = case.ratios.clone().map(|r| vec![r]);
+                CacheConfig::Mag(m)
+            }
+            other => other,
+        };
+        let mut req = refvid_wan::models::phantom::check::request_from_inputs(&inputs).unwrap();
+        req.sampling.cache = cache.clone();
+        let mut step_cache = pipe.step_cache_for(&req).unwrap();
+        let mut latents = Vec::new();
+        pipe.denoise_with_cache(&req, &mut step_cache, &mut |s| {
+            latents.push(s.latents.clone());
+            true
+        })
+        .unwrap();
+        assert_eq!(
+            interleaved_decisions(&step_cache, 3),
+            case.decisions,
+            "{}",
+            case.name
+        );
+        for (i, l) in latents.iter().enumerate() {
+            let want = &reference[&format!("{}.latents.{i}", case.name)];
+            assert_rel(
+                &format!("{} latents after step {}", case.name, i + 1),
+                l,
+                want,
+            );
+        }
+        // The parity command: the same frames and decisions in its outputs.
+        let out = phantom_check(&inputs, cache);
+        let want = &reference[&format!("{}.video", case.name)];
+        assert_abs(
+            &format!("{} frames", case.name),
+            &out["video"],
+            want,
+            VIDEO_ABS_TOL,
+        );
+        for pass in 0..3 {
+            let d: Vec<u8> = out[&format!("cache_decisions.{pass}")].to_vec1().unwrap();
+            let want: Vec<u8> = case
+                .decisions
+                .iter()
+                .skip(pass)
+                .step_by(3)
+                .copied()
+                .collect();
+            assert_eq!(d, want, "{} pass {pass}", case.name);
+        }
+    }
+}
+
+fn phantom_check(inputs: &HashMap<String, Tensor>, cache: CacheConfig) -> HashMap<String, Tensor> {
+    let dir = tempfile::tempdir().unwrap();
+    let (inputs_path, out) = (dir.path().join("in.st"), dir.path().join("out.st"));
+    candle_core::safetensors::save(inputs, &inputs_path).unwrap();
+    refvid_wan::run_check(&refvid_wan::CheckArgs {
+        model: fixtures().join("tiny-phantom"),
+        module: refvid_wan::Module::Phantom,
+        inputs: inputs_path,
+        out: out.clone(),
+        dtype: Default::default(),
+        device: Default::default(),
+        cache,
+        loras: Vec::new(),
+    })
+    .unwrap();
+    candle_core::safetensors::load(&out, &Device::Cpu).unwrap()
 }

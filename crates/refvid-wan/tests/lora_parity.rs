@@ -1,5 +1,5 @@
 //! LoRAs merged at load against diffusers' `load_lora_weights` + `fuse_lora(lora_scale=…)` on the
-//! tiny VACE and T2V transformers (fixtures from `scripts/make_fast_fixtures.py`, `fast/lora/`):
+//! tiny VACE, T2V and Phantom transformers (fixtures from `scripts/make_fast_fixtures.py`, `fast/lora/`):
 //! the transformer's output on the parity inputs within 1e-4 · max |reference| (f32), for each
 //! key format, two LoRAs at once, and full `.diff` deltas (merged by hand in the script, since
 //! diffusers skips them). Bad files are refused naming the keys.
@@ -69,10 +69,14 @@ fn every_format_merges_like_diffusers_fuse_lora() {
     let text = std::fs::read_to_string(fixtures().join("fast/loras.json")).unwrap();
     let cases: Vec<Case> = serde_json::from_str(&text).unwrap();
     let reference = load(&fixtures().join("fast/loras.safetensors"));
-    assert_eq!(cases.len(), 6);
+    assert_eq!(cases.len(), 7);
     for case in cases {
         let (model, inputs) = match case.model.as_str() {
             "vace" => ("tiny-vace", "vace_inputs.safetensors"),
+            "phantom" => (
+                "tiny-phantom",
+                "fast/phantom_transformer_inputs.safetensors",
+            ),
             _ => ("tiny-wan-t2v-transformer", "t2v_inputs.safetensors"),
         };
         let got = check(
@@ -123,6 +127,17 @@ fn a_lora_changes_the_pipeline_through_the_parity_command() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("--lora applies"), "{e}");
+}
+
+#[test]
+fn a_lora_changes_phantom_through_the_parity_command() {
+    let phantom = fixtures().join("tiny-phantom");
+    let inputs = fixtures().join("phantom_check_inputs.safetensors");
+    let plain = check(&phantom, Module::Phantom, &inputs, vec![]).unwrap();
+    let lora = specs(&[("original_phantom.safetensors".into(), 0.9)]);
+    let with = check(&phantom, Module::Phantom, &inputs, lora).unwrap();
+    let moved = max_abs(&(&with["video"] - &plain["video"]).unwrap());
+    assert!(moved > 1e-3, "the LoRA moved the frames by {moved}");
 }
 
 /// Writes a LoRA file with the given tensors; returns its spec.

@@ -212,6 +212,7 @@ fn the_parity_command_matches_in_both_layouts() {
             dtype: Precision::F32,
             device: DeviceKind::Cpu,
             cache: Default::default(),
+            loras: Vec::new(),
         })
         .unwrap();
         let video = candle_core::safetensors::load(&out, &Device::Cpu)

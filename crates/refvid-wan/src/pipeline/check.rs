@@ -164,7 +164,7 @@ pub fn run(
 }
 
 /// The cache's counts and per-pass decisions as output tensors.
-fn cache_outputs(cache: &StepCache, device: &Device) -> Result<HashMap<String, Tensor>> {
+pub(crate) fn cache_outputs(cache: &StepCache, device: &Device) -> Result<HashMap<String, Tensor>> {
     let s = cache.stats();
     let mut out = HashMap::new();
     for (name, v) in [
@@ -175,11 +175,9 @@ fn cache_outputs(cache: &StepCache, device: &Device) -> Result<HashMap<String, T
     ] {
         out.insert(name.to_string(), Tensor::new(v as i64, device)?);
     }
-    for pass in 0..2 {
+    for pass in 0..cache.pass_count() {
         let d: Vec<u8> = cache.decisions(pass).iter().map(|&b| u8::from(b)).collect();
-        if !d.is_empty() {
-            out.insert(format!("cache_decisions.{pass}"), Tensor::new(d, device)?);
-        }
+        out.insert(format!("cache_decisions.{pass}"), Tensor::new(d, device)?);
     }
     Ok(out)
 }

@@ -254,6 +254,11 @@ impl StepCache {
             .fold(CacheStats::default(), |acc, p| acc + p.log().stats)
     }
 
+    /// How many guidance passes have a state (those that ran at least once).
+    pub fn pass_count(&self) -> usize {
+        self.passes.len()
+    }
+
     /// The decisions of guidance pass `pass`, one per transformer pass in order: `true` where
     /// every block ran, `false` where the cache stood in.
     pub fn decisions(&self, pass: usize) -> &[bool] {

@@ -154,7 +154,7 @@ fn cache_flags_that_do_not_fit_are_refused_with_the_reason() {
         ),
         (
             &["--module", "transformer", "--cache", "first_block:0.1"][..],
-            "applies to the pipeline module",
+            "applies to the pipeline and phantom modules",
         ),
     ] {
         let output = refvid(&[&base[..], extra].concat());

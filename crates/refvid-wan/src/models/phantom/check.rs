@@ -19,7 +19,10 @@ use super::guidance::GuidanceScales;
 use super::pipeline::{PHANTOM_SHIFT, PhantomPipeline, PhantomRequest};
 use crate::error::Result;
 use crate::pipeline::Sampling;
-use crate::pipeline::check::{input, references, required_scalar, scalar, steps, timesteps};
+use crate::pipeline::check::{
+    cache_outputs, input, references, required_scalar, scalar, steps, timesteps,
+};
+use crate::step_cache::CacheConfig;
 
 /// The request the inputs describe.
 pub fn request_from_inputs(inputs: &HashMap<String, Tensor>) -> Result<PhantomRequest> {
@@ -42,14 +45,23 @@ pub fn request_from_inputs(inputs: &HashMap<String, Tensor>) -> Result<PhantomRe
     })
 }
 
-/// Runs the pipeline on the inputs: `{"video": [F, H, W, 3]}`.
+/// Runs the pipeline on the inputs with a step cache: `{"video": [F, H, W, 3]}` and, with a
+/// cache, what it did (as the `pipeline` module; passes 0, 1, 2 are Phantom's three).
 pub fn run(
     pipe: &PhantomPipeline,
     inputs: &HashMap<String, Tensor>,
+    cache: &CacheConfig,
 ) -> Result<HashMap<String, Tensor>> {
-    let req = request_from_inputs(inputs)?;
-    let video = pipe.run(&req, &mut |_| true)?;
-    Ok(HashMap::from([("video".to_string(), video)]))
+    let mut req = request_from_inputs(inputs)?;
+    req.sampling.cache = cache.clone();
+    let mut step_cache = pipe.step_cache_for(&req)?;
+    let latents = pipe.denoise_with_cache(&req, &mut step_cache, &mut |_| true)?;
+    let video = pipe.decode(&latents, req.references.len())?;
+    let mut out = HashMap::from([("video".to_string(), video)]);
+    if cache.is_on() {
+        out.extend(cache_outputs(&step_cache, pipe.device())?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -45,6 +45,17 @@ pub enum Pass {
     Negative,
 }
 
+impl Pass {
+    /// The pass's index among the three (what a step cache keeps one state per).
+    pub fn index(self) -> usize {
+        match self {
+            Pass::PromptAndImages => 0,
+            Pass::Images => 1,
+            Pass::Negative => 2,
+        }
+    }
+}
+
 /// `latents` `[B, z, T + N, h, w]` with its last N frames replaced by `references`
 /// `[B, z, N, h, w]`.
 pub fn with_references(latents: &Tensor, references: &Tensor) -> Result<Tensor> {

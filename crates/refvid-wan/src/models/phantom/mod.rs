@@ -135,12 +135,13 @@ impl PhantomModel {
         check_native_size(place.native_size)?;
         let transformer = transformer_path(&place.dir, options.checkpoint.as_deref())?;
         let device = place.open_device()?;
-        let pipeline = PhantomPipeline::load(
+        let pipeline = PhantomPipeline::load_with_loras(
             &place.dir,
             &transformer,
             place.precision.dtype(),
             &device,
             true,
+            &place.loras,
         )?;
         Ok(Self {
             pipeline,

@@ -6,6 +6,7 @@
 //! (the folder's config, or Wan's shipped one, with Phantom's shift 5); the last N frames
 //! dropped, the rest de-normalised and decoded to `[F, H, W, 3]` in 0..1.
 
+use std::cell::RefCell;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -13,7 +14,8 @@ use candle_core::{DType, Device, Tensor};
 use super::guidance::{self, GuidanceScales, Pass, Texts};
 use super::reference;
 use crate::error::{Result, WanError};
-use crate::loading::load_transformer;
+use crate::loading::load_transformer_with_loras;
+use crate::lora::LoraSpec;
 use crate::pipeline::conditioning::{
     self, LatentStats, VAE_SCALE_SPATIAL, VAE_SCALE_TEMPORAL, frames_to_unit_range,
 };
@@ -21,6 +23,7 @@ use crate::pipeline::{
     PromptEncoder, Reference, Sampling, StepState, VaeCodec, noise, prepared_sampler, validate_size,
 };
 use crate::scheduler::{NoiseSource, SchedulerConfig};
+use crate::step_cache::StepCache;
 use crate::transformer::WanTransformer;
 use crate::vae::WanVae;
 
@@ -126,6 +129,18 @@ impl PhantomPipeline {
         device: &Device,
         with_text: bool,
     ) -> Result<Self> {
+        Self::load_with_loras(dir, transformer, dtype, device, with_text, &[])
+    }
+
+    /// [`load`](Self::load) with LoRAs merged into the transformer (see [`crate::lora`]).
+    pub fn load_with_loras(
+        dir: &Path,
+        transformer: &Path,
+        dtype: DType,
+        device: &Device,
+        with_text: bool,
+        loras: &[LoraSpec],
+    ) -> Result<Self> {
         let text = if with_text {
             Some(PromptEncoder::load(dir, dtype, device)?)
         } else {
@@ -133,7 +148,7 @@ impl PhantomPipeline {
         };
         Self::from_parts(
             text,
-            load_transformer(transformer, dtype, device)?,
+            load_transformer_with_loras(transformer, dtype, device, loras)?,
             Box::new(WanVae::load(dir, DType::F32, device)?),
             SchedulerConfig::load_or_wan(dir, PHANTOM_SHIFT)?,
             dtype,
@@ -270,13 +285,30 @@ impl PhantomPipeline {
         req: &PhantomRequest,
         on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
     ) -> Result<Tensor> {
+        let mut cache = self.step_cache_for(req)?;
+        self.denoise_with_cache(req, &mut cache, on_step)
+    }
+
+    /// The step cache a request asks for: one state per pass (three), sized for its steps.
+    pub fn step_cache_for(&self, req: &PhantomRequest) -> Result<StepCache> {
+        StepCache::new(
+            &req.sampling.cache,
+            req.steps,
+            self.transformer.config().num_layers,
+        )
+    }
+
+    /// [`denoise`](Self::denoise) with a given step cache (read its stats and decisions
+    /// afterwards); the passes are cache passes 0 (prompt and references), 1 (negative prompt
+    /// and references) and 2 (negative prompt, zero references).
+    pub fn denoise_with_cache(
+        &self,
+        req: &PhantomRequest,
+        cache: &mut StepCache,
+        on_step: &mut dyn FnMut(&StepState<'_>) -> bool,
+    ) -> Result<Tensor> {
         let (width, height, num_frames) = self.request_size(req)?;
         validate_size(width, height, num_frames, self.patch())?;
-        if req.sampling.cache.is_on() {
-            return Err(WanError::Input(
-                "step caches are not available for the Phantom pipeline yet".into(),
-            ));
-        }
         let references = self.reference_latents(&req.references, width, height)?;
         let mut scheduler = prepared_sampler(
             &self.scheduler,
@@ -285,19 +317,26 @@ impl PhantomPipeline {
             &req.sampling,
             NoiseSource::Seeded(req.seed),
         )?;
-        let model = |_pass: Pass, x: &Tensor, t: f64, text: &Tensor| -> Result<Tensor> {
+        let cache = RefCell::new(cache);
+        let model = |pass: Pass, x: &Tensor, t: f64, text: &Tensor| -> Result<Tensor> {
             let ts = Tensor::new(&[t as f32], &self.device)?;
-            let y = self.transformer.forward(
+            let mut cache = cache.borrow_mut();
+            let y = self.transformer.forward_hooked(
                 &x.to_dtype(self.dtype)?,
                 &ts,
                 &text.to_dtype(self.dtype)?,
                 None,
+                cache.hook(pass.index()),
             )?;
             Ok(y.to_dtype(DType::F32)?)
         };
         let texts = Texts {
             prompt: &req.prompt_embeds,
             negative: &req.negative_prompt_embeds,
+        };
+        let mut report = |s: &StepState<'_>| {
+            let stats = cache.borrow().stats();
+            on_step(&StepState { cache: stats, ..*s })
         };
         guidance::denoise(
             &model,
@@ -306,7 +345,7 @@ impl PhantomPipeline {
             &references,
             texts,
             req.scales,
-            on_step,
+            &mut report,
         )
     }
 
