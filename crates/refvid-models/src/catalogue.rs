@@ -1,0 +1,104 @@
+//! The catalogue: short names for what refvid runs, each with the Hub repositories and exactly
+//! the files it needs (the diffusers folders without their README, images and other extras).
+
+/// One repository's share of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// `org/repo` on the Hub.
+    pub repo: &'static str,
+    /// Branch, tag or commit pulled unless `--revision` says otherwise.
+    pub revision: &'static str,
+    /// What to take: exact paths, or folders written with a trailing `/` (everything under them).
+    pub include: &'static [&'static str],
+    /// Where this part appears in the entry's folder when the entry has several parts
+    /// (`""` for a single-part entry, whose folder is the part's own).
+    pub subdir: &'static str,
+}
+
+/// A catalogue entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The name used with `refvid models pull NAME` and `--model NAME`.
+    pub name: &'static str,
+    /// One line for `refvid models list`.
+    pub about: &'static str,
+    /// The repositories it is made of.
+    pub parts: &'static [Part],
+}
+
+/// The parts of a diffusers `WanVACEPipeline` folder that the wan engine loads.
+const DIFFUSERS_WAN: &[&str] = &[
+    "model_index.json",
+    "scheduler/",
+    "text_encoder/",
+    "tokenizer/",
+    "transformer/",
+    "vae/",
+];
+
+/// Everything refvid can pull by name.
+pub const CATALOGUE: &[Entry] = &[
+    Entry {
+        name: "wan2.1-vace-1.3b",
+        about: "Wan 2.1 VACE 1.3B, diffusers layout: `--engine wan` at 480p",
+        parts: &[Part {
+            repo: "Wan-AI/Wan2.1-VACE-1.3B-diffusers",
+            revision: "main",
+            include: DIFFUSERS_WAN,
+            subdir: "",
+        }],
+    },
+    Entry {
+        name: "wan2.1-vace-14b",
+        about: "Wan 2.1 VACE 14B, diffusers layout: `--engine wan` at 480p/720p (needs a large GPU)",
+        parts: &[Part {
+            repo: "Wan-AI/Wan2.1-VACE-14B-diffusers",
+            revision: "main",
+            include: DIFFUSERS_WAN,
+            subdir: "",
+        }],
+    },
+];
+
+/// The catalogue entry with this name.
+pub fn find(name: &str) -> Option<&'static Entry> {
+    CATALOGUE.iter().find(|e| e.name == name)
+}
+
+/// Whether `path` is taken by `pattern` (an exact path, or a folder ending in `/`).
+pub fn selects(pattern: &str, path: &str) -> bool {
+    match pattern.strip_suffix('/') {
+        Some(folder) => path
+            .strip_prefix(folder)
+            .is_some_and(|rest| rest.starts_with('/')),
+        None => path == pattern,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_take_what_is_under_them_and_paths_only_themselves() {
+        assert!(selects("vae/", "vae/config.json"));
+        assert!(selects("vae/", "vae/sub/x.bin"));
+        assert!(!selects("vae/", "vae_extra/config.json"));
+        assert!(!selects("vae/", "vae"));
+        assert!(selects("model_index.json", "model_index.json"));
+        assert!(!selects("model_index.json", "assets/model_index.json"));
+    }
+
+    #[test]
+    fn names_are_unique_and_single_part_entries_need_no_subdir() {
+        for (i, entry) in CATALOGUE.iter().enumerate() {
+            assert!(CATALOGUE[i + 1..].iter().all(|e| e.name != entry.name));
+            assert_eq!(find(entry.name), Some(entry));
+            if entry.parts.len() == 1 {
+                assert_eq!(entry.parts[0].subdir, "");
+            } else {
+                assert!(entry.parts.iter().all(|p| !p.subdir.is_empty()));
+            }
+        }
+    }
+}
