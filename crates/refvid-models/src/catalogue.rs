@@ -10,8 +10,9 @@ pub struct Part {
     pub revision: &'static str,
     /// What to take: exact paths, or folders written with a trailing `/` (everything under them).
     pub include: &'static [&'static str],
-    /// Where this part appears in the entry's folder when the entry has several parts
-    /// (`""` for a single-part entry, whose folder is the part's own).
+    /// Where this part's files go in the entry's folder (`""`: at its top). A single part at
+    /// the top is used in place (its snapshot is the folder); otherwise the folder is assembled
+    /// from links to each part's files.
     pub subdir: &'static str,
 }
 
@@ -58,6 +59,29 @@ pub const CATALOGUE: &[Entry] = &[
             subdir: "",
         }],
     },
+    Entry {
+        name: "phantom-wan-1.3b",
+        about: "Phantom-Wan 1.3B in the original Wan2.1-T2V-1.3B release folder: `--engine phantom`",
+        parts: &[
+            Part {
+                repo: "Wan-AI/Wan2.1-T2V-1.3B",
+                revision: "main",
+                include: &[
+                    "config.json",
+                    "models_t5_umt5-xxl-enc-bf16.pth",
+                    "Wan2.1_VAE.pth",
+                    "google/",
+                ],
+                subdir: "",
+            },
+            Part {
+                repo: "bytedance-research/Phantom",
+                revision: "main",
+                include: &["Phantom-Wan-1.3B.pth"],
+                subdir: "",
+            },
+        ],
+    },
 ];
 
 /// The catalogue entry with this name.
@@ -90,15 +114,11 @@ mod tests {
     }
 
     #[test]
-    fn names_are_unique_and_single_part_entries_need_no_subdir() {
+    fn names_are_unique_and_found() {
         for (i, entry) in CATALOGUE.iter().enumerate() {
             assert!(CATALOGUE[i + 1..].iter().all(|e| e.name != entry.name));
             assert_eq!(find(entry.name), Some(entry));
-            if entry.parts.len() == 1 {
-                assert_eq!(entry.parts[0].subdir, "");
-            } else {
-                assert!(entry.parts.iter().all(|p| !p.subdir.is_empty()));
-            }
+            assert!(entry.parts.iter().all(|p| !p.include.is_empty()));
         }
     }
 }

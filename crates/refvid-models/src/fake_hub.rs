@@ -274,25 +274,19 @@ fn hash(file: FakeFile) -> Hashed {
 }
 
 impl Hub {
-    /// The repository, or the answer refusing it (404 unknown, 401 without its token).
-    fn repo(&self, id: &str, headers: &HeaderMap) -> Result<&(FakeRepo, Vec<Hashed>), Response> {
-        let Some(found) = self.repos.iter().find(|(r, _)| r.id == id) else {
-            return Err(refuse(
-                StatusCode::NOT_FOUND,
-                "RepoNotFound",
-                "Repository not found",
-            ));
-        };
+    /// The repository, or why it is refused (unknown, or gated without its token).
+    fn repo(&self, id: &str, headers: &HeaderMap) -> Result<&(FakeRepo, Vec<Hashed>), Refusal> {
+        let found = self
+            .repos
+            .iter()
+            .find(|(r, _)| r.id == id)
+            .ok_or(Refusal::Unknown)?;
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         match &found.0.token {
-            Some(token) if presented != Some(token.as_str()) => Err(refuse(
-                StatusCode::UNAUTHORIZED,
-                "GatedRepo",
-                "Invalid username or password.",
-            )),
+            Some(token) if presented != Some(token.as_str()) => Err(Refusal::Gated),
             _ => Ok(found),
         }
     }
@@ -308,6 +302,29 @@ impl Hub {
 
     fn count(&self, path: &str, bytes: u64) {
         *self.served.lock().unwrap().entry(path.into()).or_default() += bytes;
+    }
+}
+
+/// Why the Hub will not show a repository.
+enum Refusal {
+    Unknown,
+    Gated,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unknown => refuse(
+                StatusCode::NOT_FOUND,
+                "RepoNotFound",
+                "Repository not found",
+            ),
+            Self::Gated => refuse(
+                StatusCode::UNAUTHORIZED,
+                "GatedRepo",
+                "Invalid username or password.",
+            ),
+        }
     }
 }
 
@@ -327,7 +344,7 @@ async fn info(
 ) -> Response {
     let (repo, files) = match hub.repo(&format!("{org}/{repo}"), &headers) {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     if rev != "main" && rev != repo.commit {
         return refuse(
@@ -369,7 +386,7 @@ async fn resolve(
 ) -> Response {
     let (repo, files) = match hub.repo(&format!("{org}/{repo}"), &headers) {
         Ok(found) => found,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     if rev != "main" && rev != repo.commit {
         return refuse(StatusCode::NOT_FOUND, "RevisionNotFound", "Invalid rev id");

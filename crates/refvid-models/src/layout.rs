@@ -80,7 +80,7 @@ impl ModelsDir {
         self.root.join(folder).join("snapshots").join(commit)
     }
 
-    /// The folder assembled for a multi-part name (links to each part's snapshot).
+    /// The folder assembled for a multi-part name (links to each part's files).
     pub fn assembled_dir(&self, name: &str) -> PathBuf {
         self.root.join("refvid").join(slug(name))
     }
@@ -167,6 +167,8 @@ fn free_bytes_at(dir: &Path) -> Option<u64> {
     }
     // SAFETY: statvfs returned 0, so it filled `stats`.
     let stats = unsafe { stats.assume_init() };
+    // The fields' widths differ between platforms; u64 holds them all.
+    #[allow(clippy::unnecessary_cast)]
     Some(stats.f_bavail as u64 * stats.f_frsize as u64)
 }
 

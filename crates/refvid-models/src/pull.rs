@@ -248,7 +248,8 @@ fn discard(path: &Path) -> Result<(), ModelsError> {
     }
 }
 
-/// The folder engines load: the snapshot, or for several parts a folder linking to each.
+/// The folder engines load: a lone part's snapshot, or a folder assembled from links to every
+/// part's files (made anew each pull).
 fn folder_of(models: &ModelsDir, target: &Target, plans: &[Plan]) -> Result<PathBuf, ModelsError> {
     if let [plan] = plans
         && plan.part.subdir.is_empty()
@@ -256,14 +257,27 @@ fn folder_of(models: &ModelsDir, target: &Target, plans: &[Plan]) -> Result<Path
         return Ok(models.snapshot_dir(&plan.part.repo, &plan.commit));
     }
     let folder = models.assembled_dir(&target.name);
-    std::fs::create_dir_all(&folder).map_err(|e| ModelsError::io(&folder, e))?;
+    match std::fs::remove_dir_all(&folder) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(ModelsError::io(&folder, e));
+        }
+        _ => {}
+    }
     for plan in plans {
-        let link = folder.join(&plan.part.subdir);
-        let _ = std::fs::remove_file(&link);
         let snapshot = models.snapshot_dir(&plan.part.repo, &plan.commit);
-        std::os::unix::fs::symlink(&snapshot, &link).map_err(|e| ModelsError::io(&link, e))?;
+        for file in &plan.files {
+            let link = folder.join(&plan.part.subdir).join(&file.path);
+            link_file(&snapshot.join(&file.path), &link)?;
+        }
     }
     Ok(folder)
+}
+
+/// A symbolic link at `link` to `target`, making the folders it needs.
+fn link_file(target: &Path, link: &Path) -> Result<(), ModelsError> {
+    let parent = link.parent().expect("a file inside the folder");
+    std::fs::create_dir_all(parent).map_err(|e| ModelsError::io(parent, e))?;
+    std::os::unix::fs::symlink(target, link).map_err(|e| ModelsError::io(link, e))
 }
 
 fn manifest_of(target: &Target, plans: &[Plan], folder: &Path) -> Manifest {

@@ -371,3 +371,72 @@ async fn list_shows_the_catalogue_and_what_is_on_disk() {
     assert_eq!(pulled.on_disk(), (13, 0));
     assert!(lines[0].pulled.is_none() && lines[0].about.is_some());
 }
+
+#[tokio::test]
+async fn a_two_repository_entry_is_assembled_into_one_folder() {
+    let base = FakeRepo::new(
+        "Wan-AI/Wan2.1-T2V-1.3B",
+        vec![
+            FakeFile::small("README.md", b"# Wan"),
+            FakeFile::small("config.json", b"{\"dim\": 1536}"),
+            FakeFile::lfs(
+                "diffusion_pytorch_model.safetensors",
+                Content::Pattern { len: MIB, seed: 1 },
+            ),
+            FakeFile::lfs(
+                "models_t5_umt5-xxl-enc-bf16.pth",
+                Content::Pattern { len: MIB, seed: 2 },
+            ),
+            FakeFile::lfs(
+                "Wan2.1_VAE.pth",
+                Content::Pattern {
+                    len: MIB / 2,
+                    seed: 3,
+                },
+            ),
+            FakeFile::small("google/umt5-xxl/tokenizer.json", b"{}"),
+        ],
+    );
+    let phantom = FakeRepo::new(
+        "bytedance-research/Phantom",
+        vec![
+            FakeFile::lfs(
+                "Phantom-Wan-1.3B.pth",
+                Content::Pattern { len: MIB, seed: 4 },
+            ),
+            FakeFile::lfs(
+                "Phantom-Wan-14B.pth",
+                Content::Pattern {
+                    len: 2 * MIB,
+                    seed: 5,
+                },
+            ),
+        ],
+    );
+    let hub = FakeHub::start(vec![base, phantom]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let models = ModelsDir::new(dir.path());
+    let report = pull(&models, "phantom-wan-1.3b", &config(&hub), &quiet())
+        .await
+        .unwrap();
+    assert_eq!(
+        files_under(&report.folder),
+        [
+            "Phantom-Wan-1.3B.pth",
+            "Wan2.1_VAE.pth",
+            "config.json",
+            "google/umt5-xxl/tokenizer.json",
+            "models_t5_umt5-xxl-enc-bf16.pth",
+        ]
+    );
+    let phantom_weights = std::fs::read(report.folder.join("Phantom-Wan-1.3B.pth")).unwrap();
+    assert!(phantom_weights == Content::Pattern { len: MIB, seed: 4 }.slice(0, MIB));
+    for unused in ["diffusion_pytorch_model.safetensors", "Phantom-Wan-14B.pth"] {
+        assert_eq!(hub.served_bytes(unused), 0, "{unused} is not needed");
+    }
+    assert_eq!(models.resolve("phantom-wan-1.3b").unwrap(), report.folder);
+    let again = pull(&models, "phantom-wan-1.3b", &config(&hub), &quiet())
+        .await
+        .unwrap();
+    assert!(again.files.iter().all(|f| f.action == FileAction::Kept));
+}

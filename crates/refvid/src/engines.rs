@@ -57,6 +57,13 @@ pub struct ModelFlags {
     /// text_encoder/, tokenizer/, transformer/, vae/) or the original Wan release's folder.
     #[arg(long, env = "REFVID_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
+    /// A pulled model by name instead of --model-dir (`refvid models pull NAME`, `refvid models
+    /// list`).
+    #[arg(long, env = "REFVID_MODEL", conflicts_with = "model_dir")]
+    pub model: Option<String>,
+    /// Where pulled models live (default: models/ under the data directory).
+    #[arg(long, env = "REFVID_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
     /// Denoising steps (default: the model's 50).
     #[arg(long, env = "REFVID_STEPS")]
     pub steps: Option<usize>,
@@ -121,10 +128,15 @@ pub fn build_engine(choice: &EngineChoice) -> anyhow::Result<Arc<dyn Engine>> {
 
 /// Where the model is and how it runs, from the shared flags.
 fn place(flags: &ModelFlags, engine: &str, what: &str) -> anyhow::Result<ModelPlace> {
-    let dir = flags
-        .model_dir
-        .as_ref()
-        .with_context(|| format!("--engine {engine} needs --model-dir DIR ({what})"))?;
+    let dir = match (&flags.model_dir, &flags.model) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(name)) => crate::models_cmd::models_dir(flags.models_dir.as_deref())
+            .resolve(name)
+            .with_context(|| format!("--engine {engine} --model {name}"))?,
+        (None, None) => anyhow::bail!(
+            "--engine {engine} needs --model-dir DIR ({what}) or --model NAME (a pulled model)"
+        ),
+    };
     let mut place = ModelPlace::new(dir);
     if let Some(size) = flags.wan_size {
         place.native_size = size;

@@ -7,6 +7,7 @@ pub mod config_file;
 pub mod engines;
 pub mod generate;
 pub mod keys_cmd;
+pub mod models_cmd;
 pub mod tts_cmd;
 
 use anyhow::Context;

@@ -46,6 +46,9 @@ enum Command {
     /// The Wan model port's tools.
     #[command(subcommand)]
     Wan(WanCommand),
+    /// Model weights: pull them from the Hugging Face Hub, list what is on disk.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Submit a request to a server, follow its progress and download the video.
     Submit(SubmitArgs),
     /// Speak text with a Piper voice into a WAV file, or print the phoneme ids it becomes.
@@ -147,6 +150,31 @@ struct CalibrateMagArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: refvid_wan::runtime::DeviceKind,
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Download a model (a catalogue name from `refvid models list`, or a Hub repository
+    /// `org/repo`, optionally `org/repo:file1,file2`) with its checksums checked; resumes an
+    /// interrupted pull. Honours HF_ENDPOINT and HF_TOKEN. The last line printed is the folder.
+    Pull {
+        name: String,
+        /// The models directory (default: models/ under the data directory).
+        #[arg(long, env = "REFVID_MODELS_DIR")]
+        dir: Option<PathBuf>,
+        /// Branch, tag or commit (default: the catalogue's, or main).
+        #[arg(long)]
+        revision: Option<String>,
+        /// No progress bars.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// The catalogue and every pulled model, with sizes on disk and folders.
+    List {
+        /// The models directory (default: models/ under the data directory).
+        #[arg(long, env = "REFVID_MODELS_DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Which server, and the key to use there.
@@ -421,6 +449,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Submit(args) => submit(args).await,
+        Command::Models(ModelsCommand::Pull {
+            name,
+            dir,
+            revision,
+            quiet,
+        }) => {
+            let dir = refvid::models_cmd::models_dir(dir.as_deref());
+            refvid::models_cmd::pull(&name, &dir, revision, quiet).await
+        }
+        Command::Models(ModelsCommand::List { dir }) => {
+            refvid::models_cmd::list(&refvid::models_cmd::models_dir(dir.as_deref()));
+            Ok(())
+        }
         Command::Tts(args) => refvid::tts_cmd::run(&args),
         Command::Wan(WanCommand::Check {
             model,
@@ -433,8 +474,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             mag_ratios,
             loras,
         }) => {
+            let models = refvid::models_cmd::models_dir(None);
             let args = refvid_wan::CheckArgs {
-                model,
+                model: refvid::models_cmd::folder_of(&model, &models)?,
                 module,
                 inputs,
                 out,
@@ -448,7 +490,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wan(WanCommand::CalibrateMag(a)) => {
             let ratios =
                 refvid::calibrate_cmd::calibrate_mag(&refvid::calibrate_cmd::CalibrateOptions {
-                    model: a.model,
+                    model: refvid::models_cmd::folder_of(
+                        &a.model,
+                        &refvid::models_cmd::models_dir(None),
+                    )?,
                     out: a.out.clone(),
                     prompt: a.prompt,
                     negative_prompt: a.negative_prompt,
@@ -571,8 +616,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("No API key existed, so one was created (store it now; it is not shown again):");
         println!("{key}");
     }
+    let mut choice = args.options.engine.clone();
+    choice
+        .model
+        .models_dir
+        .get_or_insert_with(|| args.store.data_dir.join("models"));
     let engine = (workers > 0)
-        .then(|| refvid::engines::build_engine(&args.options.engine))
+        .then(|| refvid::engines::build_engine(&choice))
         .transpose()?;
     let mut config = config_of(args.store, args.options, args.listen, workers)?;
     config.engine = engine;
@@ -616,7 +666,12 @@ async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let listen = "127.0.0.1:8080".parse().expect("a valid address");
-    let engine = refvid::engines::build_engine(&args.options.engine)?;
+    let mut choice = args.options.engine.clone();
+    choice
+        .model
+        .models_dir
+        .get_or_insert_with(|| args.store.data_dir.join("models"));
+    let engine = refvid::engines::build_engine(&choice)?;
     let mut config = config_of(args.store, args.options, listen, args.concurrency)?;
     config.engine = Some(engine);
     config.worker_metrics_listen = args.metrics_listen;

@@ -10,6 +10,7 @@ mod downloads;
 mod end_to_end;
 mod ent;
 mod faults;
+mod models;
 mod openapi;
 mod oversized;
 mod phantom;
