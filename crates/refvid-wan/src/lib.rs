@@ -11,6 +11,7 @@
 //! - [`scheduler`]: the flow-matching UniPC and Euler schedulers (`scheduler_config.json`), step
 //!   lists and the x0-then-renoise sampler of step-distilled models.
 //! - [`step_cache`]: First-Block-Cache and MagCache for the many-step path.
+//! - [`preset`]: the speed presets (quality, balanced, fast) and how distilled weights are known.
 //! - [`pipeline`]: `WanVACEPipeline` for reference-to-video (prompt, references → frames).
 //! - [`engine`]: the seam to refvid's `Engine` trait — [`engine::VideoModel`] (a model that
 //!   renders at its own size and rate) and [`engine::ModelEngine`] (the fitting to the job,
@@ -31,6 +32,7 @@ pub mod loading;
 pub mod lora;
 pub mod models;
 pub mod pipeline;
+pub mod preset;
 pub mod rope;
 pub mod runtime;
 pub mod scheduler;

@@ -13,7 +13,12 @@ use refvid_wan::engine::ModelEngine;
 use refvid_wan::models::ModelPlace;
 use refvid_wan::models::phantom::{PhantomModel, PhantomOptions};
 use refvid_wan::models::vace::{VaceModel, VaceOptions};
+use refvid_wan::preset::{self, Plan, Preset, SamplingFlags};
 use refvid_wan::runtime::{DeviceKind, Precision};
+use refvid_wan::scheduler::SamplerKind;
+use refvid_wan::scheduler::step_list::StepList;
+use refvid_wan::step_cache::CacheConfig;
+use refvid_wan::step_cache::mag::MagSettings;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -47,6 +52,80 @@ pub struct EngineChoice {
     pub vace: VaceFlags,
     #[command(flatten)]
     pub phantom: PhantomFlags,
+    #[command(flatten)]
+    pub speed: SpeedFlags,
+}
+
+/// How fast a model engine samples: the preset and the settings that override it.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Speed (wan, phantom)")]
+pub struct SpeedFlags {
+    /// quality (the model's 50 steps with guidance), balanced (the same with MagCache) or fast
+    /// (4 steps 1000,750,500,250 without guidance, the renoise sampler; needs step-distilled
+    /// weights, see --distilled).
+    #[arg(long, env = "REFVID_PRESET", default_value = "quality")]
+    pub preset: Preset,
+    /// The sampler: default (the folder's scheduler), euler, unipc or renoise (default: the
+    /// preset's).
+    #[arg(long, env = "REFVID_SAMPLER")]
+    pub sampler: Option<SamplerKind>,
+    /// Unshifted timesteps replacing the schedule, e.g. 1000,750,500,250 (the flow shift
+    /// applies; --steps must then be their number).
+    #[arg(long, env = "REFVID_TIMESTEPS")]
+    pub timesteps: Option<StepList>,
+    /// Step cache: none, first_block:THRESHOLD or mag:THRESHOLD[,MAX_SKIP_STEPS] (default: the
+    /// preset's).
+    #[arg(long, env = "REFVID_CACHE")]
+    pub cache: Option<CacheConfig>,
+    /// MagCache ratios (JSON, e.g. from `refvid wan calibrate-mag`); default: MagCache's
+    /// Wan2.1-T2V-1.3B ratios.
+    #[arg(long, env = "REFVID_MAG_RATIOS")]
+    pub mag_ratios: Option<PathBuf>,
+    /// The weights are step-distilled (a distilled checkpoint or LoRA whose file name does not
+    /// say so): allows --preset fast.
+    #[arg(long, env = "REFVID_DISTILLED")]
+    pub distilled: bool,
+}
+
+impl SpeedFlags {
+    /// The explicit settings, with the MagCache ratios read.
+    fn explicit(&self, steps: Option<usize>) -> anyhow::Result<SamplingFlags> {
+        let ratios = match &self.mag_ratios {
+            Some(path) => Some(refvid_wan::step_cache::mag::load_ratios(path)?),
+            None => None,
+        };
+        let cache = match (&self.cache, &ratios) {
+            (Some(CacheConfig::Mag(m)), Some(r)) => Some(CacheConfig::Mag(MagSettings {
+                ratios: Some(r.clone()),
+                ..m.clone()
+            })),
+            (other, _) => other.clone(),
+        };
+        Ok(SamplingFlags {
+            steps,
+            sampler: self.sampler,
+            timesteps: self.timesteps.clone().map(|t| t.0),
+            cache,
+            mag_ratios: ratios,
+        })
+    }
+
+    /// The plan for a model: its preset, with the explicit flags winning.
+    fn plan(
+        &self,
+        flags: &ModelFlags,
+        checkpoint: Option<&std::path::Path>,
+        default_steps: usize,
+    ) -> anyhow::Result<Plan> {
+        let dir = flags.model_dir.clone().unwrap_or_default();
+        let distillation = preset::detect(self.distilled, &dir, checkpoint, &flags.loras);
+        Ok(preset::plan(
+            self.preset,
+            &self.explicit(flags.steps)?,
+            default_steps,
+            distillation,
+        )?)
+    }
 }
 
 /// Flags every model engine shares.
@@ -151,13 +230,23 @@ fn load_vace(choice: &EngineChoice) -> anyhow::Result<ModelEngine> {
     let flags = &choice.model;
     let place = place(flags, "wan", "a Wan2.1-VACE folder")?;
     let defaults = VaceOptions::default();
+    let plan = choice.speed.plan(flags, None, defaults.steps)?;
+    let guidance = match (choice.vace.guidance, plan.guidance_off) {
+        (Some(g), _) => g,
+        (None, true) => 1.0,
+        (None, false) => defaults.guidance,
+    };
     let options = VaceOptions {
-        steps: flags.steps.unwrap_or(defaults.steps),
-        guidance: choice.vace.guidance.unwrap_or(defaults.guidance),
+        steps: plan.steps,
+        guidance,
         negative_prompt: flags
             .negative_prompt
             .clone()
             .unwrap_or(defaults.negative_prompt),
+        shift: plan.shift,
+        sampling: plan.sampling,
+        preset: plan.preset,
+        distillation: plan.distillation,
     };
     let dir = place.dir.clone();
     let model = VaceModel::load(place, options)
@@ -171,15 +260,26 @@ fn load_phantom(choice: &EngineChoice) -> anyhow::Result<ModelEngine> {
                 WanPipeline folder of Phantom";
     let place = place(flags, "phantom", what)?;
     let d = PhantomOptions::default();
+    let plan = choice
+        .speed
+        .plan(flags, own.phantom_ckpt.as_deref(), d.steps)?;
+    let off = |explicit: Option<f64>, default: f64| match (explicit, plan.guidance_off) {
+        (Some(g), _) => g,
+        (None, true) => 1.0,
+        (None, false) => default,
+    };
     let options = PhantomOptions {
-        steps: flags.steps.unwrap_or(d.steps),
+        steps: plan.steps,
         scales: refvid_wan::models::phantom::GuidanceScales {
-            image: own.phantom_guidance_image.unwrap_or(d.scales.image),
-            text: own.phantom_guidance_text.unwrap_or(d.scales.text),
+            image: off(own.phantom_guidance_image, d.scales.image),
+            text: off(own.phantom_guidance_text, d.scales.text),
         },
-        shift: own.phantom_shift.unwrap_or(d.shift),
+        shift: own.phantom_shift.or(plan.shift).unwrap_or(d.shift),
         negative_prompt: flags.negative_prompt.clone().unwrap_or(d.negative_prompt),
         checkpoint: own.phantom_ckpt.clone(),
+        sampling: plan.sampling,
+        preset: plan.preset,
+        distillation: plan.distillation,
     };
     let dir = place.dir.clone();
     let model = PhantomModel::load(place, options)

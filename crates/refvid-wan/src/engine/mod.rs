@@ -5,7 +5,8 @@
 //! step that may stop it. [`ModelEngine`] adapts any such model to a [`RenderJob`], once for all:
 //!
 //! 1. **Prompt**: mentions rewritten into words ([`rewrite_mentions`]: `@red_fox` → `red fox`,
-//!    `@1` → `the first subject`).
+//!    `@1` → `the first subject`), and the request's `movement_amplitude` as a sentence after it
+//!    ([`motion`]).
 //! 2. **References**: every image of every subject, in request order, flattened over white, at
 //!    most [`VideoModel::max_references`] ([`fit::references_of`]).
 //! 3. **Native size and frame count** from the job's geometry and duration ([`fit`]).
@@ -22,6 +23,7 @@
 
 pub mod fit;
 pub mod folder;
+pub mod motion;
 
 use std::sync::Mutex;
 
@@ -121,7 +123,7 @@ impl ModelEngine {
         let format = self.model.native_format();
         let (width, height) = fit::native_size(job.width, job.height, format.landscape);
         Ok(NativeRequest {
-            prompt: rewrite_mentions(&job.prompt),
+            prompt: motion::with_motion(&rewrite_mentions(&job.prompt), job.motion),
             references: fit::references_of(job, self.model.max_references())?,
             width,
             height,
@@ -304,6 +306,30 @@ mod tests {
             engine.describe(),
             vec![("engine", "ramp".into()), ("model", "ramp-1".into())]
         );
+    }
+
+    #[test]
+    fn motion_levels_reach_the_prompt() {
+        let (engine, seen) = engine();
+        for motion in [Motion::Auto, Motion::Small, Motion::Medium, Motion::High] {
+            let job = RenderJob { motion, ..job(1) };
+            engine
+                .render(&job, &mut Frames(Vec::new()), &mut |_| Control::Continue)
+                .unwrap();
+        }
+        let prompts: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.prompt.clone())
+            .collect();
+        assert_eq!(prompts[0], "red fox meets the first subject");
+        assert_eq!(
+            prompts[3],
+            format!("red fox meets the first subject. {}", motion::HIGH)
+        );
+        let distinct: std::collections::HashSet<&String> = prompts.iter().collect();
+        assert_eq!(distinct.len(), 4, "{prompts:?}");
     }
 
     #[test]

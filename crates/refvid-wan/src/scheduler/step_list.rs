@@ -8,6 +8,17 @@
 
 use crate::error::{Result, WanError};
 
+/// A checked step list of a 1000-step model, as the command line gives it (`1000,750,500,250`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepList(pub Vec<f64>);
+
+impl std::str::FromStr for StepList {
+    type Err = WanError;
+    fn from_str(s: &str) -> Result<Self> {
+        parse(s, 1000).map(StepList)
+    }
+}
+
 /// Parses `1000,750,500,250` (spaces allowed) into a checked step list (see [`check`]).
 pub fn parse(text: &str, num_train_timesteps: usize) -> Result<Vec<f64>> {
     let steps = text

@@ -5,8 +5,9 @@
 //! that does not fit stops the start naming its keys.
 
 use crate::helpers::*;
-use refvid::engines::{EngineChoice, EngineKind, ModelFlags, build_engine};
+use refvid::engines::{EngineChoice, EngineKind, ModelFlags, SpeedFlags, build_engine};
 use refvid_wan::lora::LoraSpec;
+use refvid_wan::preset::Preset;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -184,9 +185,15 @@ fn tiny_choice(loras: Vec<LoraSpec>) -> EngineChoice {
 
 /// Renders one 1-second task; returns its request_info and the video.
 async fn render(app: &TestApp) -> (Value, Vec<u8>) {
+    render_moving(app, "auto").await
+}
+
+/// The same with a `movement_amplitude`.
+async fn render_moving(app: &TestApp, movement: &str) -> (Value, Vec<u8>) {
     let mut body = two_subject_body();
     body["duration"] = json!(1);
     body["seed"] = json!(3);
+    body["movement_amplitude"] = json!(movement);
     let id = app.submit_ok(&body).await;
     let seen = app.wait(&id, Duration::from_secs(180)).await;
     let last = seen.last().unwrap();
@@ -250,4 +257,111 @@ fn a_lora_that_does_not_fit_stops_the_start_from_flags_or_the_config_file() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("head.head.lora_up.weight"), "{stderr}");
+}
+
+fn speed(preset: Preset, distilled: bool) -> SpeedFlags {
+    SpeedFlags {
+        preset,
+        distilled,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_fast_preset_renders_four_single_pass_steps_and_says_so() {
+    let mut choice = tiny_choice(vec![]);
+    choice.model.steps = None;
+    choice.speed = speed(Preset::Fast, false);
+    let e = build_engine(&choice).err().expect("refused").to_string();
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("step-distilled") && e.contains("--distilled"),
+        "{e}"
+    );
+
+    choice.speed = speed(Preset::Fast, true);
+    let engine = build_engine(&choice).unwrap();
+    let app = spawn_app_with(|c| c.engine = Some(engine)).await;
+    let (info, video) = render(&app).await;
+    app.stop().await;
+    for (key, want) in [
+        ("preset", "fast"),
+        ("steps", "4"),
+        ("guidance", "1"),
+        ("sampler", "renoise"),
+        ("timesteps", "1000,750,500,250"),
+        ("shift", "5"),
+        ("distilled", "declared"),
+    ] {
+        assert_eq!(info[key], want, "{key} in {info}");
+    }
+    let probe = refvid_media::probe_mp4(&video).unwrap();
+    assert_eq!(
+        (probe.width, probe.height, probe.frame_count),
+        (1280, 720, 24)
+    );
+}
+
+#[test]
+fn presets_name_their_settings_for_both_models() {
+    let mut choice = tiny_choice(vec![]);
+    choice.model.steps = None;
+    choice.speed = speed(Preset::Balanced, false);
+    let info = build_engine(&choice).unwrap().describe();
+    assert!(info.contains(&("preset", "balanced".into())), "{info:?}");
+    assert!(info.contains(&("cache", "mag:0.12,2".into())), "{info:?}");
+    assert!(info.contains(&("steps", "50".into())), "{info:?}");
+
+    // A LoRA whose name marks a distillation allows the fast preset; Phantom then runs its
+    // prompt-and-references pass alone (both guidance scales 1).
+    let dir = tempfile::tempdir().unwrap();
+    let marked = dir.path().join("tiny_lightx2v_4step_lora.safetensors");
+    std::fs::copy(lora("original_phantom.safetensors"), &marked).unwrap();
+    let choice = EngineChoice {
+        kind: EngineKind::Phantom,
+        model: ModelFlags {
+            model_dir: Some(fixtures().join("tiny-phantom")),
+            wan_size: Some((64, 48)),
+            loras: vec![LoraSpec {
+                path: marked,
+                scale: 1.0,
+            }],
+            ..Default::default()
+        },
+        speed: speed(Preset::Fast, false),
+        ..Default::default()
+    };
+    let info = build_engine(&choice).unwrap().describe();
+    for pair in [
+        ("engine", "phantom"),
+        ("preset", "fast"),
+        ("steps", "4"),
+        ("guidance_image", "1"),
+        ("guidance_text", "1"),
+        ("distilled", "tiny_lightx2v_4step_lora.safetensors"),
+    ] {
+        assert!(
+            info.contains(&(pair.0, pair.1.to_string())),
+            "{pair:?} in {info:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn movement_amplitude_changes_what_the_model_renders() {
+    let engine = build_engine(&tiny_choice(vec![])).unwrap();
+    let app = spawn_app_with(|c| c.engine = Some(engine)).await;
+    let mut videos = Vec::new();
+    for movement in ["auto", "small", "large"] {
+        videos.push(render_moving(&app, movement).await.1);
+    }
+    let again = render_moving(&app, "small").await.1;
+    app.stop().await;
+    assert_eq!(
+        videos[1], again,
+        "the same level and seed give the same video"
+    );
+    assert_ne!(videos[0], videos[1]);
+    assert_ne!(videos[1], videos[2]);
+    assert_ne!(videos[0], videos[2]);
 }

@@ -34,6 +34,20 @@ impl Default for GuidanceScales {
     }
 }
 
+impl GuidanceScales {
+    /// Both scales 1: the combination is the prompt-and-references pass alone
+    /// (`neg + (pos_i − neg) + (pos_it − pos_i) = pos_it`), so only that pass runs.
+    pub fn is_off(&self) -> bool {
+        self.image == 1.0 && self.text == 1.0
+    }
+
+    /// Guidance off (see [`is_off`](Self::is_off)).
+    pub const OFF: GuidanceScales = GuidanceScales {
+        image: 1.0,
+        text: 1.0,
+    };
+}
+
 /// Which of the three passes a model call is (callers may keep per-pass state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
@@ -119,10 +133,14 @@ pub fn denoise(
     for (i, &t) in timesteps.iter().enumerate() {
         let x_ref = with_references(&latents, references)?;
         let pos_it = model(Pass::PromptAndImages, &x_ref, t, texts.prompt)?;
-        let pos_i = model(Pass::Images, &x_ref, t, texts.negative)?;
-        let x_zero = with_references(&latents, &zeros)?;
-        let neg = model(Pass::Negative, &x_zero, t, texts.negative)?;
-        let pred = combine(&pos_it, &pos_i, &neg, scales)?;
+        let pred = if scales.is_off() {
+            pos_it
+        } else {
+            let pos_i = model(Pass::Images, &x_ref, t, texts.negative)?;
+            let x_zero = with_references(&latents, &zeros)?;
+            let neg = model(Pass::Negative, &x_zero, t, texts.negative)?;
+            combine(&pos_it, &pos_i, &neg, scales)?
+        };
         latents = scheduler.step(&pred, i, &latents)?;
         let state = StepState {
             step: i + 1,
@@ -220,6 +238,50 @@ mod tests {
             ]
         );
         assert_eq!(seen.len(), 6);
+        Ok(())
+    }
+
+    /// Guidance off (both scales 1) runs the prompt-and-references pass alone, and its output is
+    /// what the three-pass combination would give.
+    #[test]
+    fn guidance_off_runs_one_pass() -> Result<()> {
+        let calls = RefCell::new(Vec::new());
+        let model = |pass: Pass, x: &Tensor, _t: f64, text: &Tensor| -> Result<Tensor> {
+            calls.borrow_mut().push(pass);
+            Ok((x.ones_like()? * f64::from(text.to_scalar::<f32>()? + 2.0))?)
+        };
+        let (prompt, negative) = (
+            Tensor::new(1f32, &Device::Cpu)?,
+            Tensor::new(0f32, &Device::Cpu)?,
+        );
+        let texts = Texts {
+            prompt: &prompt,
+            negative: &negative,
+        };
+        let mut s = FlowEulerScheduler::new(EulerConfig::default());
+        s.set_timesteps(2)?;
+        let run = |scales, s: &mut FlowEulerScheduler| {
+            denoise(
+                &model,
+                s,
+                t(&[0., 0., 0.], 3),
+                &t(&[7.], 1),
+                texts,
+                scales,
+                &mut |_| true,
+            )
+        };
+        let off = run(GuidanceScales::OFF, &mut s)?;
+        assert_eq!(*calls.borrow(), vec![Pass::PromptAndImages; 2]);
+        let one = GuidanceScales {
+            image: 1.0,
+            text: 1.0 + 1e-9,
+        };
+        s.set_timesteps(2)?;
+        let three = run(one, &mut s)?;
+        assert_eq!(calls.borrow().len(), 2 + 6);
+        let diff = (off - three)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "{diff}");
         Ok(())
     }
 }

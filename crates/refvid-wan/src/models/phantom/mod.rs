@@ -40,6 +40,8 @@ use crate::engine::{
 };
 use crate::error::WanError;
 use crate::loading::transformer_candidates;
+use crate::pipeline::Sampling;
+use crate::preset::{self, Distillation, Preset};
 pub use guidance::GuidanceScales;
 pub use pipeline::{PHANTOM_SHIFT, PhantomParams, PhantomPipeline, PhantomRequest};
 
@@ -61,6 +63,12 @@ pub struct PhantomOptions {
     /// The Phantom transformer checkpoint (`Phantom-Wan-1.3B.pth`); `None`: the model folder's
     /// (see the [module docs](self)).
     pub checkpoint: Option<PathBuf>,
+    /// Sampler, step list and step cache.
+    pub sampling: Sampling,
+    /// The speed preset these options come from (reported in `request_info`).
+    pub preset: Preset,
+    /// Whether the weights are known to be step-distilled (reported when they are).
+    pub distillation: Distillation,
 }
 
 impl Default for PhantomOptions {
@@ -71,6 +79,9 @@ impl Default for PhantomOptions {
             shift: PHANTOM_SHIFT,
             negative_prompt: WAN_NEGATIVE_PROMPT.to_string(),
             checkpoint: None,
+            sampling: Sampling::default(),
+            preset: Preset::Quality,
+            distillation: Distillation::No,
         }
     }
 }
@@ -175,7 +186,7 @@ impl PhantomModel {
             shift: self.options.shift,
             seed: request.seed,
             initial_noise: None,
-            sampling: Default::default(),
+            sampling: self.options.sampling.clone(),
         }
     }
 }
@@ -195,6 +206,7 @@ impl VideoModel for PhantomModel {
             ("shift", o.shift.to_string()),
         ];
         out.extend(self.place.describe());
+        out.extend(preset::describe(o.preset, &o.sampling, &o.distillation));
         out
     }
 

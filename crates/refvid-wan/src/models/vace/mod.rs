@@ -14,7 +14,8 @@ use crate::engine::{
     NativeFormat, NativeRequest, OnStep, VideoModel, check_model_dir, check_native_size, model_name,
 };
 use crate::error::WanError;
-use crate::pipeline::{GenerateParams, WanVacePipeline};
+use crate::pipeline::{GenerateParams, Sampling, WanVacePipeline};
+use crate::preset::{self, Distillation, Preset};
 
 /// How the VACE model samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,14 @@ pub struct VaceOptions {
     pub guidance: f64,
     /// The negative prompt used with guidance (diffusers' default: empty).
     pub negative_prompt: String,
+    /// The flow shift; `None`: the folder's scheduler config (3 for Wan2.1-VACE 480p).
+    pub shift: Option<f64>,
+    /// Sampler, step list and step cache.
+    pub sampling: Sampling,
+    /// The speed preset these options come from (reported in `request_info`).
+    pub preset: Preset,
+    /// Whether the weights are known to be step-distilled (reported when they are).
+    pub distillation: Distillation,
 }
 
 impl Default for VaceOptions {
@@ -33,6 +42,10 @@ impl Default for VaceOptions {
             steps: 50,
             guidance: 5.0,
             negative_prompt: String::new(),
+            shift: None,
+            sampling: Sampling::default(),
+            preset: Preset::Quality,
+            distillation: Distillation::No,
         }
     }
 }
@@ -89,8 +102,8 @@ impl VaceModel {
             guidance: self.options.guidance,
             seed: request.seed,
             initial_noise: None,
-            shift: None,
-            sampling: Default::default(),
+            shift: self.options.shift,
+            sampling: self.options.sampling.clone(),
         }
     }
 }
@@ -101,12 +114,17 @@ impl VideoModel for VaceModel {
     }
 
     fn describe(&self) -> Vec<(&'static str, String)> {
+        let o = &self.options;
         let mut out = vec![
             ("model", model_name(&self.place.dir)),
-            ("steps", self.options.steps.to_string()),
-            ("guidance", self.options.guidance.to_string()),
+            ("steps", o.steps.to_string()),
+            ("guidance", o.guidance.to_string()),
         ];
+        if let Some(shift) = o.shift {
+            out.push(("shift", shift.to_string()));
+        }
         out.extend(self.place.describe());
+        out.extend(preset::describe(o.preset, &o.sampling, &o.distillation));
         out
     }
 
