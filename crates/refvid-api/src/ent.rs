@@ -9,9 +9,8 @@
 
 use crate::error::{ErrorCode, FieldError};
 use crate::result::TaskStatus;
-use crate::spec::TaskSpec;
+use crate::spec::{TaskSpec, Upstream};
 use crate::validate::parse_submit;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// The models the dialect accepts; all run on this server's one engine.
@@ -29,17 +28,6 @@ pub const MODELS: [&str; 9] = [
 
 /// Longest `payload` (upstream: 1 048 576 characters).
 pub const MAX_PAYLOAD_CHARS: usize = 1_048_576;
-
-/// What a task submitted in the upstream dialect keeps besides the checked request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Upstream {
-    pub model: String,
-    pub payload: String,
-    pub off_peak: bool,
-    pub meta_data: String,
-    /// The task's webhook is a `callback_url`: deliveries carry the creations document.
-    pub callback: bool,
-}
 
 /// Checks a `reference2video` body; the spec carries its [`Upstream`] part.
 pub fn parse_reference2video(body: &[u8]) -> Result<TaskSpec, FieldError> {

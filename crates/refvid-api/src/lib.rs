@@ -1,4 +1,4 @@
-//! The wire contract of refvid (`shared/spec/API.md`), with no I/O.
+//! The wire contract of refvid (`docs/API.md`), with no I/O.
 //!
 //! A submit body becomes a checked [`TaskSpec`] exactly once, at the edge ([`parse_submit`]);
 //! everything after that trusts it. The error envelope and its reason codes live in [`error`],
@@ -9,6 +9,7 @@ pub mod ent;
 pub mod error;
 pub mod geometry;
 pub mod prompt_refs;
+pub mod responses;
 pub mod result;
 pub mod schema;
 pub mod spec;
@@ -17,7 +18,7 @@ mod validate;
 pub use error::{ApiError, ErrorCode, ErrorEnvelope, FieldError};
 pub use geometry::{AspectRatio, Geometry, Resolution};
 pub use result::{TaskResultDoc, TaskStatus};
-pub use spec::{ImageSource, Movement, SubjectSpec, TaskSpec, TestMode, WebhookSpec};
+pub use spec::{ImageSource, Movement, SubjectSpec, TaskSpec, TestMode, Upstream, WebhookSpec};
 pub use validate::parse_submit;
 
 /// The `task_type` we report for every task of this endpoint.

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use serde::Serialize;
-use utoipa::{IntoResponses, ToSchema};
+use utoipa::ToSchema;
 
 /// `POST /v3/async/viduq2-pro-fast`: exactly one of `subjects` and `images`.
 #[derive(Serialize, ToSchema)]
@@ -201,20 +201,3 @@ pub struct EntError {
 /// `{}`: the cancel went through.
 #[derive(Serialize, ToSchema)]
 pub struct Empty {}
-
-/// The error responses every `/ent/v2` endpoint can give, in Vidu's envelope.
-#[derive(IntoResponses)]
-pub enum EntCommonErrors {
-    #[response(
-        status = 400,
-        description = "`FieldInvalid` / `FieldLacking` naming the field"
-    )]
-    Invalid(EntError),
-    #[response(status = 401, description = "`Unauthorized`")]
-    Unauthorized(EntError),
-    #[response(
-        status = 429,
-        description = "`TooManyRequests`, `QuotaExceeded` or `SystemThrottling`"
-    )]
-    Throttled(EntError),
-}

@@ -67,7 +67,18 @@ pub struct TaskSpec {
     pub webhook: Option<WebhookSpec>,
     /// Set for tasks submitted in Vidu's own dialect (`/ent/v2`); absent in older stored specs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upstream: Option<crate::ent::Upstream>,
+    pub upstream: Option<Upstream>,
+}
+
+/// What a task submitted in the upstream dialect (`/ent/v2`) keeps besides the checked request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Upstream {
+    pub model: String,
+    pub payload: String,
+    pub off_peak: bool,
+    pub meta_data: String,
+    /// The task's webhook is a `callback_url`: deliveries carry the creations document.
+    pub callback: bool,
 }
 
 impl TaskSpec {

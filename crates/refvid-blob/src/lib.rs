@@ -1,8 +1,10 @@
-//! Where outputs live: the [`BlobStore`] trait and the local-disk store with signed URLs.
+//! Where outputs live: the [`BlobStore`] trait, the local-disk store with signed URLs and the S3
+//! store (AWS, MinIO, R2, …) with presigned URLs; one [`conformance`] suite for both.
 //!
 //! Keys are relative paths such as `videos/<task>.mp4`. Download URLs are minted per request and
-//! expire; for local disk they point at the server's `/files/` route and carry an HMAC-SHA256
-//! signature over the key and the expiry, checked by [`UrlSigner::verify`].
+//! expire: for local disk they point at the server's `/files/` route and carry an HMAC-SHA256
+//! signature over the key and the expiry, checked by [`UrlSigner::verify`]; for S3 they are the
+//! bucket's own presigned GET URLs.
 
 pub mod conformance;
 mod local;

@@ -77,7 +77,7 @@ where
     security(("token" = [])),
     responses(
         (status = 200, description = "The task is stored and queued", body = refvid_api::schema::Reference2VideoCreated),
-        refvid_api::schema::EntCommonErrors,
+        refvid_api::responses::EntCommonErrors,
         (status = 413, description = "The body is larger than 20 MiB", body = refvid_api::schema::EntError),
     )
 )]
@@ -111,7 +111,7 @@ pub async fn reference2video(
     security(("token" = [])),
     responses(
         (status = 200, description = "The task and its outputs", body = refvid_api::schema::Creations),
-        refvid_api::schema::EntCommonErrors,
+        refvid_api::responses::EntCommonErrors,
         (status = 404, description = "`TaskNotFound`", body = refvid_api::schema::EntError),
     )
 )]
@@ -143,7 +143,7 @@ pub async fn creations(
     security(("token" = [])),
     responses(
         (status = 200, description = "Cancelled", body = refvid_api::schema::Empty),
-        refvid_api::schema::EntCommonErrors,
+        refvid_api::responses::EntCommonErrors,
         (status = 404, description = "`TaskNotFound`", body = refvid_api::schema::EntError),
     )
 )]

@@ -1,4 +1,7 @@
-//! The HTTP API: submit, task-result, signed downloads, health and metrics.
+//! The HTTP API: the v3 dialect (submit, task-result, our task-cancel), Vidu's `/ent/v2` dialect
+//! (reference2video, creations, cancel), signed downloads (`/files/`), the web console,
+//! `/openapi.json`, health, readiness and metrics; and the listener's lingering close
+//! ([`linger`]).
 //!
 //! The server only talks to the [`TaskStore`](refvid_store::TaskStore) and the
 //! [`BlobStore`](refvid_blob::BlobStore); it never runs an engine. Workers pick tasks up from

@@ -1,4 +1,5 @@
-//! `GET /v3/async/task-result`: a stored task as the contract's document.
+//! `GET /v3/async/task-result` and our `POST /v3/async/task-cancel`: a stored task as the
+//! contract's document (the cancel answers the document as it is afterwards).
 
 use crate::{AppState, HttpError, auth};
 use axum::Json;
@@ -18,10 +19,7 @@ use std::collections::HashMap;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The task's state and outputs", body = refvid_api::TaskResultDoc),
-        (status = 400, description = "A field breaks a rule (`metadata.field` names it)", body = refvid_api::ErrorEnvelope),
-        (status = 401, description = "Missing or unknown API key", body = refvid_api::ErrorEnvelope),
-        (status = 429, description = "Too many requests, or too many active tasks for the key", body = refvid_api::ErrorEnvelope),
-        (status = 503, description = "The store is briefly unavailable or the queue is full", body = refvid_api::ErrorEnvelope),
+        refvid_api::responses::V3CommonErrors,
         (status = 404, description = "No such task for this key", body = refvid_api::ErrorEnvelope),
     )
 )]
@@ -49,10 +47,7 @@ pub async fn task_result(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The task as it is now (FAILED, reason `cancelled`, unless it had ended)", body = refvid_api::TaskResultDoc),
-        (status = 400, description = "A field breaks a rule (`metadata.field` names it)", body = refvid_api::ErrorEnvelope),
-        (status = 401, description = "Missing or unknown API key", body = refvid_api::ErrorEnvelope),
-        (status = 429, description = "Too many requests, or too many active tasks for the key", body = refvid_api::ErrorEnvelope),
-        (status = 503, description = "The store is briefly unavailable or the queue is full", body = refvid_api::ErrorEnvelope),
+        refvid_api::responses::V3CommonErrors,
         (status = 404, description = "No such task for this key", body = refvid_api::ErrorEnvelope),
     )
 )]

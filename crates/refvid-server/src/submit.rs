@@ -22,10 +22,7 @@ use serde_json::{Value, json};
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The task is stored and queued", body = refvid_api::schema::SubmitAccepted),
-        (status = 400, description = "A field breaks a rule (`metadata.field` names it)", body = refvid_api::ErrorEnvelope),
-        (status = 401, description = "Missing or unknown API key", body = refvid_api::ErrorEnvelope),
-        (status = 429, description = "Too many requests, or too many active tasks for the key", body = refvid_api::ErrorEnvelope),
-        (status = 503, description = "The store is briefly unavailable or the queue is full", body = refvid_api::ErrorEnvelope),
+        refvid_api::responses::V3CommonErrors,
         (status = 413, description = "The body is larger than 20 MiB", body = refvid_api::ErrorEnvelope),
     )
 )]

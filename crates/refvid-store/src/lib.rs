@@ -3,7 +3,9 @@
 //! [`TaskStore`] is the only way the API server and the workers meet. A task is stored before the
 //! client gets its id; workers claim queued tasks with a lease they renew by heartbeat; a lease
 //! that runs out (the worker died) puts the task back in the queue; a terminal task is never
-//! claimed again. `sqlite` is the embedded default; PostgreSQL can implement the same trait.
+//! claimed again. [`SqliteStore`] is the embedded default; [`PgStore`] (PostgreSQL, claims with
+//! `FOR UPDATE SKIP LOCKED` and `LISTEN/NOTIFY` wake-ups) serves many nodes. Both pass the one
+//! [`conformance`] suite.
 
 pub mod conformance;
 mod document;

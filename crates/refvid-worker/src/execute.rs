@@ -4,6 +4,7 @@ use crate::request_info::{Note, request_info};
 use crate::sink::{EncoderSink, WatermarkSink, encode_cover};
 use crate::sound::{Sound, SoundPlan, sound_track};
 use crate::stage_metrics::{Outcome, Stage};
+use crate::task_error::TaskError;
 use crate::{Worker, now_ms, references};
 use refvid_api::{Movement, OUTPUT_FPS, TaskSpec};
 use refvid_audio::AudioEngine;
@@ -17,17 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
-
-/// How a task did not succeed.
-#[derive(Debug)]
-pub enum TaskError {
-    /// The request cannot succeed as given; the sentence tells the user why.
-    Final(String),
-    /// A fault outside the request (storage); worth another attempt later.
-    Transient(String),
-    /// Another worker owns the task now (our lease ran out); drop it silently.
-    LostLease,
-}
 
 /// Progress shared between the engine thread and the heartbeat, in per-mille.
 #[derive(Default)]

@@ -10,6 +10,7 @@ pub mod request_info;
 mod sink;
 mod sound;
 pub mod stage_metrics;
+mod task_error;
 pub mod webhook;
 
 pub use execute::{LocalRender, LocalVideo, render_request};

@@ -1,7 +1,7 @@
 //! The request's images, fetched (URLs, behind the address guard) or unpacked (data URIs), then
 //! decoded under the spec's image rules.
 
-use crate::execute::TaskError;
+use crate::task_error::TaskError;
 use refvid_api::{ImageSource, MAX_IMAGE_BYTES, TaskSpec, data_uri};
 use refvid_engine::SubjectRefs;
 use refvid_media::GuardedHttp;

@@ -1,7 +1,7 @@
 //! The clip's sound: asks the audio engine for music and/or a sound track, encodes it as AAC.
 
-use crate::execute::TaskError;
 use crate::request_info::Note;
+use crate::task_error::TaskError;
 use refvid_audio::{AudioEngine, AudioRequest, encode_aac_lc};
 use refvid_media::AacAudio;
 use std::time::{Duration, Instant};

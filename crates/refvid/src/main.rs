@@ -73,7 +73,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum WanCommand {
     /// Run one module of a checkpoint on named input tensors and write its outputs, for
-    /// comparison with the reference implementation (see shared/spec/PARITY.md).
+    /// comparison with the reference implementation (see docs/PARITY.md).
     Check {
         /// A diffusers pipeline folder, the module's own folder, an original Wan folder or one
         /// weight file (.safetensors or .pth, either key layout).
