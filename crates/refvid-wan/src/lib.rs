@@ -16,6 +16,8 @@
 //! - [`engine`]: the seam to refvid's `Engine` trait — [`engine::VideoModel`] (a model that
 //!   renders at its own size and rate) and [`engine::ModelEngine`] (the fitting to the job,
 //!   written once); [`models`]: the models behind it, one folder each.
+//! - [`offload`]: `--offload none|model|blocks` — modules built per stage, blocks streamed to
+//!   the device one at a time with the next prefetched.
 //! - [`runtime`]: precision and device as the command line spells them.
 //! - [`check`]: the parity command (`refvid wan check`) as a library function.
 //!
@@ -31,6 +33,7 @@ pub mod layout;
 pub mod loading;
 pub mod lora;
 pub mod models;
+pub mod offload;
 pub mod pipeline;
 pub mod preset;
 pub mod rope;

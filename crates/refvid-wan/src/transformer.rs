@@ -9,14 +9,22 @@
 //! head (AdaLN with `temb`, linear to `C·pt·ph·pw`) → unpatchify to `[B, C, F, H, W]`.
 //! Modules diffusers keeps in f32 (`time_embedder`, `scale_shift_table`, the norms) are loaded and
 //! run in f32 whatever the compute dtype, and the gated residual sums run in f32 as upstream.
+//!
+//! The blocks (main and VACE) are kept on the device ([`WanTransformer::new`]) or streamed to it
+//! one at a time from their weights' home ([`WanTransformer::new_streamed`], `--offload blocks`,
+//! see [`crate::offload`]); the rest of the model is small and always kept.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Linear, RmsNorm, VarBuilder};
 
 use crate::attention::{DEFAULT_MAX_SCORE_ELEMENTS, chunked_attention};
 use crate::conv3d::Conv3d;
+use crate::offload::blocks::{BlockStream, Blocks, LoadedBlock};
 use crate::rope::{apply_rope, rope_tables};
-use crate::vace::{VaceBranch, VaceInput};
+use crate::vace::{VaceBlock, VaceBranch, VaceInput};
 
 /// `config.json` of `WanTransformer3DModel` / `WanVACETransformer3DModel`
 /// (diffusers `transformer_wan.py`, `transformer_wan_vace.py`).
@@ -289,6 +297,12 @@ impl WanBlock {
         })
     }
 
+    /// Sets the attention chunk bound of both attention layers.
+    pub(crate) fn set_max_score_elements(&mut self, n: usize) {
+        self.attn1.max_score_elements = n;
+        self.attn2.max_score_elements = n;
+    }
+
     /// `x` `[B, N, D]`, `context` `[B, L, D]`, `temb6` `[B, 6, D]` (the shared timestep projection).
     pub(crate) fn forward(
         &self,
@@ -419,22 +433,49 @@ pub struct WanTransformer {
     cfg: WanConfig,
     patch_embedding: Conv3d,
     condition_embedder: ConditionEmbedder,
-    blocks: Vec<WanBlock>,
+    blocks: Blocks<WanBlock>,
     vace: Option<VaceBranch>,
     norm_out: Fp32LayerNorm,
     proj_out: Linear,
     /// `[1, 2, D]`, f32.
     scale_shift_table: Tensor,
+    /// The attention chunk bound, also read by the loader of streamed blocks.
+    max_score_elements: Arc<AtomicUsize>,
+}
+
+/// Checks a config before anything is built.
+fn checked(cfg: &WanConfig) -> Result<()> {
+    if let Err(msg) = cfg.validate() {
+        candle_core::bail!("transformer config: {msg}");
+    }
+    Ok(())
+}
+
+/// The blocks of a transformer in the order one forward pass runs them — the VACE blocks
+/// (`vace_blocks.j`), then the main ones (`blocks.i`) — each built from `vb` when it is asked
+/// for, with the attention chunk bound in force then.
+fn block_stream(cfg: &WanConfig, vb: VarBuilder<'static>, limit: Arc<AtomicUsize>) -> BlockStream {
+    let n_vace = cfg.vace_layers.as_ref().map_or(0, Vec::len);
+    let device = vb.device().clone();
+    let cfg = cfg.clone();
+    BlockStream::new(n_vace + cfg.num_layers, device, move |i| {
+        let n = limit.load(Ordering::Relaxed);
+        if i < n_vace {
+            let mut b = VaceBlock::new(&cfg, i == 0, vb.pp(format!("vace_blocks.{i}")))?;
+            b.block.set_max_score_elements(n);
+            Ok(Box::new(b) as LoadedBlock)
+        } else {
+            let mut b = WanBlock::new(&cfg, vb.pp(format!("blocks.{}", i - n_vace)))?;
+            b.set_max_score_elements(n);
+            Ok(Box::new(b) as LoadedBlock)
+        }
+    })
 }
 
 impl WanTransformer {
     /// Builds the model from a diffusers state dict (names as in `transformer_wan.py`).
     pub fn new(cfg: &WanConfig, vb: VarBuilder) -> Result<Self> {
-        if let Err(msg) = cfg.validate() {
-            candle_core::bail!("transformer config: {msg}");
-        }
-        let d = cfg.dim();
-        let patch = cfg.patch();
+        checked(cfg)?;
         let blocks = (0..cfg.num_layers)
             .map(|i| WanBlock::new(cfg, vb.pp(format!("blocks.{i}"))))
             .collect::<Result<Vec<_>>>()?;
@@ -442,6 +483,42 @@ impl WanTransformer {
             Some(_) => Some(VaceBranch::new(cfg, vb.clone())?),
             None => None,
         };
+        let limit = Arc::new(AtomicUsize::new(DEFAULT_MAX_SCORE_ELEMENTS));
+        Self::assemble(cfg, &vb, Blocks::Resident(blocks), vace, limit)
+    }
+
+    /// The model with its blocks streamed (`--offload blocks`): everything but the blocks is
+    /// built now; each block is built from `vb` (its weights' home, see
+    /// [`crate::offload::home`]) when a forward pass reaches it and dropped after it ran, the
+    /// next one loading meanwhile ([`BlockStream`]). A missing or misshapen block tensor is
+    /// reported when that block is first built.
+    pub fn new_streamed(cfg: &WanConfig, vb: VarBuilder<'static>) -> Result<Self> {
+        checked(cfg)?;
+        let limit = Arc::new(AtomicUsize::new(DEFAULT_MAX_SCORE_ELEMENTS));
+        let stream = Arc::new(block_stream(cfg, vb.clone(), limit.clone()));
+        let n_vace = cfg.vace_layers.as_ref().map_or(0, Vec::len);
+        let blocks = Blocks::Streamed {
+            stream: stream.clone(),
+            first: n_vace,
+            count: cfg.num_layers,
+        };
+        let vace = match &cfg.vace_layers {
+            Some(_) => Some(VaceBranch::streamed(cfg, vb.clone(), stream)?),
+            None => None,
+        };
+        Self::assemble(cfg, &vb, blocks, vace, limit)
+    }
+
+    /// The model around its blocks: embeddings and head built from `vb`.
+    fn assemble(
+        cfg: &WanConfig,
+        vb: &VarBuilder,
+        blocks: Blocks<WanBlock>,
+        vace: Option<VaceBranch>,
+        max_score_elements: Arc<AtomicUsize>,
+    ) -> Result<Self> {
+        let d = cfg.dim();
+        let patch = cfg.patch();
         Ok(Self {
             cfg: cfg.clone(),
             patch_embedding: Conv3d::new(
@@ -461,9 +538,16 @@ impl WanTransformer {
                 vb.pp("proj_out"),
             )?,
             scale_shift_table: vb
+                .clone()
                 .set_dtype(DType::F32)
                 .get((1, 2, d), "scale_shift_table")?,
+            max_score_elements,
         })
+    }
+
+    /// The stream the blocks come from, when they are streamed (its stats say what was loaded).
+    pub fn block_stream(&self) -> Option<&Arc<BlockStream>> {
+        self.blocks.stream()
     }
 
     /// The config the model was built from.
@@ -476,15 +560,17 @@ impl WanTransformer {
         self.vace.is_some()
     }
 
-    /// Sets the attention chunk bound of every attention layer.
+    /// Sets the attention chunk bound of every attention layer (streamed blocks take it when
+    /// they are built).
     pub fn set_max_score_elements(&mut self, n: usize) {
+        self.max_score_elements.store(n, Ordering::Relaxed);
         let blocks = self
             .blocks
+            .resident_mut()
             .iter_mut()
             .chain(self.vace.iter_mut().flat_map(|v| v.blocks_mut()));
         for b in blocks {
-            b.attn1.max_score_elements = n;
-            b.attn2.max_score_elements = n;
+            b.set_max_score_elements(n);
         }
     }
 
@@ -540,8 +626,9 @@ impl WanTransformer {
 
         let mut x = x;
         let count = self.blocks.len();
-        for (i, block) in self.blocks.iter().enumerate() {
-            let mut run = |x: &Tensor| block.forward(x, &context, &temb6, &rope);
+        for i in 0..count {
+            // A streamed block is loaded only if the hook runs it.
+            let mut run = |x: &Tensor| self.blocks.get(i)?.forward(x, &context, &temb6, &rope);
             x = match hook.as_deref_mut() {
                 Some(hook) => hook.block(i, count, &x, &mut run)?,
                 None => run(&x)?,

@@ -5,11 +5,16 @@
 //! and computes its own bias. Attention has no `1/√d` scaling; the norms are RMS norms without
 //! mean subtraction or bias; the feed-forward is gated (`gelu_new(wi_0 x) · wi_1 x → wo`).
 //! Padding tokens are masked out of the keys with an additive `f32::MIN` like the reference.
+//! The layers are kept on the device ([`Umt5Encoder::new`]) or streamed to it one at a time
+//! ([`Umt5Encoder::new_streamed`], `--offload blocks`, see [`crate::offload`]).
+
+use std::sync::Arc;
 
 use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder};
 
 use crate::attention::attention;
+use crate::offload::blocks::{BlockStream, Blocks, LoadedBlock};
 
 /// `config.json` of a UMT5 encoder (transformers' `UMT5Config`; unused keys are ignored).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -260,7 +265,7 @@ impl Umt5Block {
 #[derive(Debug, Clone)]
 pub struct Umt5Encoder {
     embed: Embedding,
-    blocks: Vec<Umt5Block>,
+    blocks: Blocks<Umt5Block>,
     final_norm: RmsNorm,
 }
 
@@ -268,6 +273,36 @@ impl Umt5Encoder {
     /// Builds the encoder from a `UMT5EncoderModel` state dict (`shared.weight`, or the tied copy
     /// `encoder.embed_tokens.weight`, and `encoder.*`).
     pub fn new(cfg: &Umt5Config, vb: VarBuilder) -> Result<Self> {
+        let enc = vb.pp("encoder");
+        let blocks = (0..cfg.num_layers)
+            .map(|i| Umt5Block::new(cfg, enc.pp(format!("block.{i}"))))
+            .collect::<Result<Vec<_>>>()?;
+        Self::assemble(cfg, &vb, Blocks::Resident(blocks))
+    }
+
+    /// The encoder with its layers streamed (`--offload blocks`): the embedding and final norm
+    /// are built now, each layer from `vb` (its weights' home) when the pass reaches it.
+    pub fn new_streamed(cfg: &Umt5Config, vb: VarBuilder<'static>) -> Result<Self> {
+        let enc = vb.pp("encoder");
+        let layer_cfg = cfg.clone();
+        let stream = BlockStream::new(cfg.num_layers, vb.device().clone(), move |i| {
+            let block = Umt5Block::new(&layer_cfg, enc.pp(format!("block.{i}")))?;
+            Ok(Box::new(block) as LoadedBlock)
+        });
+        let blocks = Blocks::Streamed {
+            stream: Arc::new(stream),
+            first: 0,
+            count: cfg.num_layers,
+        };
+        Self::assemble(cfg, &vb, blocks)
+    }
+
+    /// The stream the layers come from, when they are streamed.
+    pub fn block_stream(&self) -> Option<&Arc<BlockStream>> {
+        self.blocks.stream()
+    }
+
+    fn assemble(cfg: &Umt5Config, vb: &VarBuilder, blocks: Blocks<Umt5Block>) -> Result<Self> {
         let emb_vb = if vb.contains_tensor("shared.weight") {
             vb.pp("shared")
         } else {
@@ -275,9 +310,6 @@ impl Umt5Encoder {
         };
         let embed = candle_nn::embedding(cfg.vocab_size, cfg.d_model, emb_vb)?;
         let enc = vb.pp("encoder");
-        let blocks = (0..cfg.num_layers)
-            .map(|i| Umt5Block::new(cfg, enc.pp(format!("block.{i}"))))
-            .collect::<Result<Vec<_>>>()?;
         let final_norm = RmsNorm::new(
             cfg.d_model,
             cfg.layer_norm_epsilon,
@@ -304,8 +336,8 @@ impl Umt5Encoder {
             None => Tensor::zeros((b, 1, 1, l), DType::F32, dev)?,
         };
         let mut x = self.embed.forward(&input_ids.to_dtype(DType::U32)?)?;
-        for block in &self.blocks {
-            x = block.forward(&x, &mask_bias)?;
+        for i in 0..self.blocks.len() {
+            x = self.blocks.get(i)?.forward(&x, &mask_bias)?;
         }
         self.final_norm.forward(&x)
     }

@@ -7,11 +7,16 @@
 //! (`c = proj_in(c) + x`, with `x` the patch-embedded main tokens) and a `proj_out` on every
 //! block; block `j`'s `proj_out` output is the hint added (times `control_hidden_states_scale[j]`)
 //! to the main stream after the `j`-th base block listed in `vace_layers` (in block order).
+//! With `--offload blocks` the VACE blocks are the first positions of the transformer's block
+//! stream ([`crate::offload::blocks`]).
+
+use std::sync::Arc;
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::conv3d::Conv3d;
+use crate::offload::blocks::{BlockStream, Blocks};
 use crate::transformer::{Rope, WanBlock, WanConfig, tokens};
 
 /// The VACE inputs of one forward call.
@@ -41,14 +46,15 @@ impl Hint {
 
 /// `WanVACETransformerBlock`: a base block with input/output projections.
 #[derive(Debug, Clone)]
-struct VaceBlock {
+pub(crate) struct VaceBlock {
     proj_in: Option<Linear>,
-    block: WanBlock,
+    pub(crate) block: WanBlock,
     proj_out: Linear,
 }
 
 impl VaceBlock {
-    fn new(cfg: &WanConfig, first: bool, vb: VarBuilder) -> Result<Self> {
+    /// `vace_blocks.j` (`first`: j = 0, the one with `proj_in`).
+    pub(crate) fn new(cfg: &WanConfig, first: bool, vb: VarBuilder) -> Result<Self> {
         let d = cfg.dim();
         let proj_in = if first {
             Some(candle_nn::linear(d, d, vb.pp("proj_in"))?)
@@ -84,7 +90,7 @@ impl VaceBlock {
 #[derive(Debug, Clone)]
 pub struct VaceBranch {
     patch_embedding: Conv3d,
-    blocks: Vec<VaceBlock>,
+    blocks: Blocks<VaceBlock>,
     /// `vace_layers` sorted ascending: hint `j` goes after base block `layers[j]`.
     layers: Vec<usize>,
 }
@@ -92,13 +98,33 @@ pub struct VaceBranch {
 impl VaceBranch {
     /// Loads `vace_patch_embedding.*` and `vace_blocks.*` from the model's root `vb`.
     pub(crate) fn new(cfg: &WanConfig, vb: VarBuilder) -> Result<Self> {
+        let n = cfg.vace_layers.as_ref().map_or(0, Vec::len);
+        let blocks = (0..n)
+            .map(|j| VaceBlock::new(cfg, j == 0, vb.pp(format!("vace_blocks.{j}"))))
+            .collect::<Result<Vec<_>>>()?;
+        Self::with_blocks(cfg, vb, Blocks::Resident(blocks))
+    }
+
+    /// The branch with its blocks streamed: positions `0..n_vace` of `stream`.
+    pub(crate) fn streamed(
+        cfg: &WanConfig,
+        vb: VarBuilder,
+        stream: Arc<BlockStream>,
+    ) -> Result<Self> {
+        let count = cfg.vace_layers.as_ref().map_or(0, Vec::len);
+        let blocks = Blocks::Streamed {
+            stream,
+            first: 0,
+            count,
+        };
+        Self::with_blocks(cfg, vb, blocks)
+    }
+
+    fn with_blocks(cfg: &WanConfig, vb: VarBuilder, blocks: Blocks<VaceBlock>) -> Result<Self> {
         let (Some(layers), Some(in_ch)) = (&cfg.vace_layers, cfg.vace_in_channels) else {
             candle_core::bail!("not a VACE config (vace_layers / vace_in_channels missing)");
         };
         let patch = cfg.patch();
-        let blocks = (0..layers.len())
-            .map(|j| VaceBlock::new(cfg, j == 0, vb.pp(format!("vace_blocks.{j}"))))
-            .collect::<Result<Vec<_>>>()?;
         let mut sorted = layers.clone();
         sorted.sort_unstable();
         Ok(Self {
@@ -114,8 +140,9 @@ impl VaceBranch {
         })
     }
 
+    /// The kept blocks' bodies (none when streamed).
     pub(crate) fn blocks_mut(&mut self) -> impl Iterator<Item = &mut WanBlock> {
-        self.blocks.iter_mut().map(|b| &mut b.block)
+        self.blocks.resident_mut().iter_mut().map(|b| &mut b.block)
     }
 
     /// Runs the VACE blocks on the control stream, given the main tokens `x` `[B, N, D]` before
@@ -144,14 +171,10 @@ impl VaceBranch {
         }
         let mut c = c.pad_with_zeros(1, 0, n - n_c)?;
         let mut hints = Vec::with_capacity(n_layers);
-        for (j, block) in self.blocks.iter().enumerate() {
-            let (hint, next) = block.forward(x, &c, context, temb6, rope)?;
+        for (j, (&layer, &scale)) in self.layers.iter().zip(&scales).enumerate() {
+            let (hint, next) = self.blocks.get(j)?.forward(x, &c, context, temb6, rope)?;
             c = next;
-            hints.push(Hint {
-                layer: self.layers[j],
-                hint,
-                scale: scales[j],
-            });
+            hints.push(Hint { layer, hint, scale });
         }
         Ok(hints)
     }

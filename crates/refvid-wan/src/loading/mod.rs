@@ -231,6 +231,18 @@ pub fn load_transformer_with_loras(
     device: &Device,
     loras: &[LoraSpec],
 ) -> Result<WanTransformer> {
+    let (cfg, vb) = transformer_weights(model, dtype, device, loras)?;
+    Ok(WanTransformer::new(&cfg, vb)?)
+}
+
+/// The transformer's config and a builder over its weights (in `dtype` on `device`, LoRAs
+/// merged as they are read), from anything [`module_source`] understands.
+pub fn transformer_weights(
+    model: &Path,
+    dtype: DType,
+    device: &Device,
+    loras: &[LoraSpec],
+) -> Result<(WanConfig, VarBuilder<'static>)> {
     let (source, ckpt) = open_module(model, Component::Transformer)?;
     let cfg = transformer_config(&source, &ckpt)?;
     let vb = if loras.is_empty() {
@@ -239,7 +251,7 @@ pub fn load_transformer_with_loras(
         let merged = MergedCheckpoint::new(ckpt, loras)?;
         VarBuilder::from_backend(Box::new(merged), dtype, device.clone())
     };
-    Ok(WanTransformer::new(&cfg, vb)?)
+    Ok((cfg, vb))
 }
 
 /// The UMT5 encoder's config: transformers' `config.json` when the source has one, otherwise

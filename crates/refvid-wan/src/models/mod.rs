@@ -12,6 +12,7 @@ use candle_core::Device;
 
 use crate::error::WanError;
 use crate::lora::LoraSpec;
+use crate::offload::{Offload, Placement};
 use crate::runtime::{DeviceKind, Precision};
 
 /// What every Wan-family model needs besides its own options: the folder, where and in which
@@ -30,6 +31,8 @@ pub struct ModelPlace {
     pub fps: u32,
     /// LoRAs merged into the transformer at load (see [`crate::lora`]).
     pub loras: Vec<LoraSpec>,
+    /// What stays on the device between uses (`--offload`, see [`crate::offload`]).
+    pub offload: Offload,
 }
 
 impl ModelPlace {
@@ -42,6 +45,7 @@ impl ModelPlace {
             native_size: (832, 480),
             fps: 16,
             loras: Vec::new(),
+            offload: Offload::None,
         }
     }
 
@@ -64,8 +68,13 @@ impl ModelPlace {
         self.device.open()
     }
 
-    /// `("dtype", …)`, `("device", …)` and, with LoRAs, `("loras", "file:scale,…")` (file names
-    /// only) for `request_info`.
+    /// Opens the device and says how the modules are placed on it.
+    pub fn placement(&self) -> Result<Placement, WanError> {
+        Ok(Placement::new(self.precision.dtype(), &self.open_device()?).with_offload(self.offload))
+    }
+
+    /// `("dtype", …)`, `("device", …)`, with LoRAs `("loras", "file:scale,…")` (file names
+    /// only) and, when offloading, `("offload", …)` for `request_info`.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![
             ("dtype", self.precision.to_string()),
@@ -81,6 +90,9 @@ impl ModelPlace {
                 })
                 .collect();
             out.push(("loras", names.join(",")));
+        }
+        if self.offload != Offload::None {
+            out.push(("offload", self.offload.to_string()));
         }
         out
     }

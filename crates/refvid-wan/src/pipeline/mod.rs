@@ -22,6 +22,10 @@
 //!
 //! The VAE is reached through [`VaeCodec`], which `crate::vae::WanVae` implements; tests can plug
 //! in others.
+//!
+//! With offload ([`WanVacePipeline::load_placed`], [`crate::offload`]) the text encoder is on the
+//! device only while step 1 runs, the transformer only during the denoising loop (with its
+//! blocks streamed in `blocks` mode) and the VAE only while it encodes or decodes.
 
 pub mod calibrate;
 pub mod check;
@@ -40,12 +44,12 @@ use std::sync::Mutex;
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Result, WanError};
-use crate::loading::{load_text_encoder, load_transformer_with_loras};
 use crate::lora::LoraSpec;
+use crate::offload::{Placement, Staged, load};
 use crate::scheduler::{FlowScheduler, NoiseSource, SamplerKind, SchedulerConfig, build_sampler};
 use crate::step_cache::{CacheConfig, StepCache};
 use crate::tokenizer::{PromptTokenizer, TEXT_LEN};
-use crate::transformer::WanTransformer;
+use crate::transformer::{WanConfig, WanTransformer};
 use crate::umt5::Umt5Encoder;
 use crate::vace::VaceInput;
 pub use conditioning::Reference;
@@ -189,7 +193,9 @@ type FrameSize = (usize, usize, usize);
 /// The loaded pipeline.
 pub struct WanVacePipeline {
     text: PromptEncoder,
-    transformer: WanTransformer,
+    /// The transformer's config (known without building it).
+    config: WanConfig,
+    transformer: Staged<WanTransformer>,
     vae: Box<dyn VaeCodec>,
     scheduler: SchedulerConfig,
     stats: LatentStats,
@@ -228,7 +234,30 @@ impl WanVacePipeline {
         dtype: DType,
         device: Device,
     ) -> Result<Self> {
-        let cfg = transformer.config();
+        Self::assemble(
+            PromptEncoder::new(tokenizer, text_encoder, dtype, device.clone()),
+            transformer.config().clone(),
+            Staged::resident(transformer),
+            vae,
+            scheduler,
+            dtype,
+            device,
+        )
+    }
+
+    /// [`from_parts`](Self::from_parts) with staged modules (see [`crate::offload`]); `config`
+    /// is the transformer's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn assemble(
+        text: PromptEncoder,
+        config: WanConfig,
+        transformer: Staged<WanTransformer>,
+        vae: Box<dyn VaeCodec>,
+        scheduler: SchedulerConfig,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Self> {
+        let cfg = &config;
         let z = vae.z_dim();
         let want = 2 * z + VAE_SCALE_SPATIAL * VAE_SCALE_SPATIAL;
         if cfg.vace_in_channels != Some(want) {
@@ -245,7 +274,8 @@ impl WanVacePipeline {
         }
         let stats = LatentStats::new(&vae.latents_mean(), &vae.latents_std(), &device)?;
         Ok(Self {
-            text: PromptEncoder::new(tokenizer, text_encoder, dtype, device.clone()),
+            text,
+            config,
             transformer,
             vae,
             scheduler,
@@ -277,20 +307,42 @@ impl WanVacePipeline {
         vae: Box<dyn VaeCodec>,
         loras: &[LoraSpec],
     ) -> Result<Self> {
-        Self::from_parts(
+        Self::load_placed_with_vae(dir, &Placement::new(dtype, device), vae, loras)
+    }
+
+    /// [`load_placed`](Self::load_placed) with the given VAE.
+    pub fn load_placed_with_vae(
+        dir: &Path,
+        at: &Placement,
+        vae: Box<dyn VaeCodec>,
+        loras: &[LoraSpec],
+    ) -> Result<Self> {
+        let text = PromptEncoder::staged(
             PromptTokenizer::from_model_dir(dir, TEXT_LEN)?,
-            load_text_encoder(dir, dtype, device)?,
-            load_transformer_with_loras(dir, dtype, device, loras)?,
+            load::text_encoder(dir, at)?,
+            at.dtype,
+            at.device.clone(),
+        );
+        let (config, transformer) = load::transformer(dir, at, loras)?;
+        Self::assemble(
+            text,
+            config,
+            transformer,
             vae,
             SchedulerConfig::load_or_wan(dir, WAN_FLOW_SHIFT)?,
-            dtype,
-            device.clone(),
+            at.dtype,
+            at.device.clone(),
         )
     }
 
     /// The device everything runs on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The transformer's config.
+    pub fn transformer_config(&self) -> &WanConfig {
+        &self.config
     }
 
     /// The scheduler config from the folder.
@@ -403,12 +455,13 @@ impl WanVacePipeline {
     /// noise drawn (or taken from `initial_noise`).
     pub fn encode_request(&self, p: &GenerateParams) -> Result<EncodedRequest> {
         validate_size(p.width, p.height, p.num_frames, self.patch())?;
-        let prompt_embeds = self.encode_prompt(&p.prompt)?;
-        let negative_prompt_embeds = if p.guidance > 1.0 {
-            Some(self.encode_prompt(&p.negative_prompt)?)
-        } else {
-            None
-        };
+        let mut prompts = vec![p.prompt.as_str()];
+        if p.guidance > 1.0 {
+            prompts.push(&p.negative_prompt);
+        }
+        let mut embeds = self.text.encode_all(&prompts)?.into_iter();
+        let prompt_embeds = embeds.next().expect("one embedding per prompt");
+        let negative_prompt_embeds = embeds.next();
         let references = p
             .references
             .iter()
@@ -436,7 +489,7 @@ impl WanVacePipeline {
     }
 
     fn patch(&self) -> usize {
-        self.transformer.config().patch().1
+        self.config.patch().1
     }
 
     /// The denoising and decoding of an encoded request: `[F, H, W, 3]` in 0..1.
@@ -491,11 +544,7 @@ impl WanVacePipeline {
 
     /// The step cache a request asks for, sized for its steps and this transformer.
     pub fn step_cache_for(&self, req: &EncodedRequest) -> Result<StepCache> {
-        StepCache::new(
-            &req.sampling.cache,
-            req.steps,
-            self.transformer.config().num_layers,
-        )
+        StepCache::new(&req.sampling.cache, req.steps, self.config.num_layers)
     }
 
     /// The sampler a request asks for (the folder's config with the request's shift), with its
@@ -522,7 +571,7 @@ impl WanVacePipeline {
     ) -> Result<Tensor> {
         let (_, _, t, h, w) = req.noise.dims5()?;
         let (_, c, ct, ch, cw) = context.dims5()?;
-        let want_c = self.transformer.config().vace_in_channels.unwrap_or(0);
+        let want_c = self.config.vace_in_channels.unwrap_or(0);
         if (c, ct, ch, cw) != (want_c, t, h, w) {
             return Err(WanError::Input(format!(
                 "VACE context has shape {:?}, expected [1, {want_c}, {t}, {h}, {w}]",
@@ -530,6 +579,8 @@ impl WanVacePipeline {
             )));
         }
         let context = context.to_dtype(self.dtype)?;
+        // Built (offload) or borrowed for this loop; an offloaded one is dropped at its end.
+        let transformer = self.transformer.get()?;
         let cache = RefCell::new(cache);
         let model = |x: &Tensor, t: f64, text: &Tensor, pass: usize| -> Result<Tensor> {
             let ts = Tensor::new(&[t as f32], &self.device)?;
@@ -538,7 +589,7 @@ impl WanVacePipeline {
                 scale: None,
             };
             let mut cache = cache.borrow_mut();
-            Ok(self.transformer.forward_hooked(
+            Ok(transformer.forward_hooked(
                 &x.to_dtype(self.dtype)?,
                 &ts,
                 &text.to_dtype(self.dtype)?,

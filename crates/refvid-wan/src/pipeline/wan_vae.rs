@@ -8,7 +8,7 @@ use candle_core::{DType, Device};
 use super::WanVacePipeline;
 use crate::error::Result;
 use crate::lora::LoraSpec;
-use crate::vae::WanVae;
+use crate::offload::{Placement, load};
 
 impl WanVacePipeline {
     /// Loads a diffusers `WanVACEPipeline` folder: tokenizer, text encoder and transformer in
@@ -24,7 +24,14 @@ impl WanVacePipeline {
         device: &Device,
         loras: &[LoraSpec],
     ) -> Result<Self> {
-        let vae = WanVae::load(dir, DType::F32, device)?;
-        Self::load_with(dir, dtype, device, Box::new(vae), loras)
+        Self::load_placed(dir, &Placement::new(dtype, device), loras)
+    }
+
+    /// [`load_with_loras`](Self::load_with_loras) with the modules placed as `at` says: kept on
+    /// the device, or offloaded per stage or per block ([`crate::offload`]); the VAE in f32,
+    /// decoding in tiles when offloaded.
+    pub fn load_placed(dir: &Path, at: &Placement, loras: &[LoraSpec]) -> Result<Self> {
+        let vae = load::vae(dir, at)?;
+        Self::load_placed_with_vae(dir, at, vae, loras)
     }
 }

@@ -145,12 +145,10 @@ impl PhantomModel {
         }
         check_native_size(place.native_size)?;
         let transformer = transformer_path(&place.dir, options.checkpoint.as_deref())?;
-        let device = place.open_device()?;
-        let pipeline = PhantomPipeline::load_with_loras(
+        let pipeline = PhantomPipeline::load_placed(
             &place.dir,
             &transformer,
-            place.precision.dtype(),
-            &device,
+            &place.placement()?,
             true,
             &place.loras,
         )?;

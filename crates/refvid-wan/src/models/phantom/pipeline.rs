@@ -4,7 +4,9 @@
 //! ([`super::reference`]), VAE-encoded alone to one latent frame and normalised; noise
 //! `[1, z, T + N, h, w]`; the three-pass loop ([`super::guidance`]) with the UniPC scheduler
 //! (the folder's config, or Wan's shipped one, with Phantom's shift 5); the last N frames
-//! dropped, the rest de-normalised and decoded to `[F, H, W, 3]` in 0..1.
+//! dropped, the rest de-normalised and decoded to `[F, H, W, 3]` in 0..1. With offload
+//! ([`PhantomPipeline::load_placed`]) each module is on the device only for its stage
+//! ([`crate::offload`]).
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -14,8 +16,8 @@ use candle_core::{DType, Device, Tensor};
 use super::guidance::{self, GuidanceScales, Pass, Texts};
 use super::reference;
 use crate::error::{Result, WanError};
-use crate::loading::load_transformer_with_loras;
 use crate::lora::LoraSpec;
+use crate::offload::{Placement, Staged, load};
 use crate::pipeline::conditioning::{
     self, LatentStats, VAE_SCALE_SPATIAL, VAE_SCALE_TEMPORAL, frames_to_unit_range,
 };
@@ -24,8 +26,7 @@ use crate::pipeline::{
 };
 use crate::scheduler::{NoiseSource, SchedulerConfig};
 use crate::step_cache::StepCache;
-use crate::transformer::WanTransformer;
-use crate::vae::WanVae;
+use crate::transformer::{WanConfig, WanTransformer};
 
 /// Phantom's default flow shift (`generate.py`: `sample_shift` 5.0).
 pub const PHANTOM_SHIFT: f64 = 5.0;
@@ -74,7 +75,9 @@ pub struct PhantomRequest {
 /// The loaded pipeline; the text side is optional (the parity command starts from embeddings).
 pub struct PhantomPipeline {
     text: Option<PromptEncoder>,
-    transformer: WanTransformer,
+    /// The transformer's config (known without building it).
+    config: WanConfig,
+    transformer: Staged<WanTransformer>,
     vae: Box<dyn VaeCodec>,
     scheduler: SchedulerConfig,
     stats: LatentStats,
@@ -92,9 +95,25 @@ impl PhantomPipeline {
         dtype: DType,
         device: Device,
     ) -> Result<Self> {
-        let cfg = transformer.config();
+        let config = transformer.config().clone();
+        let transformer = Staged::resident(transformer);
+        Self::assemble(text, config, transformer, vae, scheduler, dtype, device)
+    }
+
+    /// [`from_parts`](Self::from_parts) with a staged transformer (see [`crate::offload`]);
+    /// `config` is its config.
+    pub fn assemble(
+        text: Option<PromptEncoder>,
+        config: WanConfig,
+        transformer: Staged<WanTransformer>,
+        vae: Box<dyn VaeCodec>,
+        scheduler: SchedulerConfig,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Self> {
+        let cfg = &config;
         let z = vae.z_dim();
-        if transformer.is_vace() {
+        if cfg.vace_layers.is_some() {
             return Err(WanError::Input(
                 "the transformer has VACE layers; Phantom is a plain Wan text-to-video model"
                     .into(),
@@ -110,6 +129,7 @@ impl PhantomPipeline {
         let stats = LatentStats::new(&vae.latents_mean(), &vae.latents_std(), &device)?;
         Ok(Self {
             text,
+            config,
             transformer,
             vae,
             scheduler,
@@ -129,7 +149,13 @@ impl PhantomPipeline {
         device: &Device,
         with_text: bool,
     ) -> Result<Self> {
-        Self::load_with_loras(dir, transformer, dtype, device, with_text, &[])
+        Self::load_placed(
+            dir,
+            transformer,
+            &Placement::new(dtype, device),
+            with_text,
+            &[],
+        )
     }
 
     /// [`load`](Self::load) with LoRAs merged into the transformer (see [`crate::lora`]).
@@ -141,19 +167,40 @@ impl PhantomPipeline {
         with_text: bool,
         loras: &[LoraSpec],
     ) -> Result<Self> {
+        let at = Placement::new(dtype, device);
+        Self::load_placed(dir, transformer, &at, with_text, loras)
+    }
+
+    /// [`load_with_loras`](Self::load_with_loras) with the modules placed as `at` says: kept on
+    /// the device, or offloaded per stage or per block ([`crate::offload`]); the VAE in f32,
+    /// decoding in tiles when offloaded.
+    pub fn load_placed(
+        dir: &Path,
+        transformer: &Path,
+        at: &Placement,
+        with_text: bool,
+        loras: &[LoraSpec],
+    ) -> Result<Self> {
         let text = if with_text {
-            Some(PromptEncoder::load(dir, dtype, device)?)
+            Some(PromptEncoder::load_placed(dir, at)?)
         } else {
             None
         };
-        Self::from_parts(
+        let (config, staged) = load::transformer(transformer, at, loras)?;
+        Self::assemble(
             text,
-            load_transformer_with_loras(transformer, dtype, device, loras)?,
-            Box::new(WanVae::load(dir, DType::F32, device)?),
+            config,
+            staged,
+            load::vae(dir, at)?,
             SchedulerConfig::load_or_wan(dir, PHANTOM_SHIFT)?,
-            dtype,
-            device.clone(),
+            at.dtype,
+            at.device.clone(),
         )
+    }
+
+    /// The transformer's config.
+    pub fn transformer_config(&self) -> &WanConfig {
+        &self.config
     }
 
     /// The device everything runs on.
@@ -179,8 +226,13 @@ impl PhantomPipeline {
 
     /// `prompt_embeds` of one prompt; an error when the text encoder was not loaded.
     pub fn encode_prompt(&self, prompt: &str) -> Result<Tensor> {
+        Ok(self.encode_prompts(&[prompt])?.remove(0))
+    }
+
+    /// `prompt_embeds` of several prompts, the text encoder built once for all.
+    pub fn encode_prompts(&self, prompts: &[&str]) -> Result<Vec<Tensor>> {
         match &self.text {
-            Some(t) => t.encode(prompt),
+            Some(t) => t.encode_all(prompts),
             None => Err(WanError::Input(
                 "this pipeline was loaded without its text encoder".into(),
             )),
@@ -231,9 +283,11 @@ impl PhantomPipeline {
             Some(n) => n.to_device(&self.device)?,
             None => noise::seeded_randn(p.seed, shape, &self.device)?,
         };
+        let mut embeds = self.encode_prompts(&[&p.prompt, &p.negative_prompt])?;
+        let negative_prompt_embeds = embeds.pop().expect("two prompts");
         let req = PhantomRequest {
-            prompt_embeds: self.encode_prompt(&p.prompt)?,
-            negative_prompt_embeds: self.encode_prompt(&p.negative_prompt)?,
+            prompt_embeds: embeds.pop().expect("two prompts"),
+            negative_prompt_embeds,
             references,
             noise,
             steps: p.steps,
@@ -246,7 +300,7 @@ impl PhantomPipeline {
     }
 
     fn patch(&self) -> usize {
-        self.transformer.config().patch().1
+        self.config.patch().1
     }
 
     /// The video size `(width, height, num_frames)` a request's noise and references describe.
@@ -291,11 +345,7 @@ impl PhantomPipeline {
 
     /// The step cache a request asks for: one state per pass (three), sized for its steps.
     pub fn step_cache_for(&self, req: &PhantomRequest) -> Result<StepCache> {
-        StepCache::new(
-            &req.sampling.cache,
-            req.steps,
-            self.transformer.config().num_layers,
-        )
+        StepCache::new(&req.sampling.cache, req.steps, self.config.num_layers)
     }
 
     /// [`denoise`](Self::denoise) with a given step cache (read its stats and decisions
@@ -317,11 +367,13 @@ impl PhantomPipeline {
             &req.sampling,
             NoiseSource::Seeded(req.seed),
         )?;
+        // Built (offload) or borrowed for this loop; an offloaded one is dropped at its end.
+        let transformer = self.transformer.get()?;
         let cache = RefCell::new(cache);
         let model = |pass: Pass, x: &Tensor, t: f64, text: &Tensor| -> Result<Tensor> {
             let ts = Tensor::new(&[t as f32], &self.device)?;
             let mut cache = cache.borrow_mut();
-            let y = self.transformer.forward_hooked(
+            let y = transformer.forward_hooked(
                 &x.to_dtype(self.dtype)?,
                 &ts,
                 &text.to_dtype(self.dtype)?,

@@ -65,13 +65,7 @@ impl VaceModel {
             return Err(WanError::Input("steps must be at least 1".into()));
         }
         check_native_size(place.native_size)?;
-        let device = place.open_device()?;
-        let pipeline = WanVacePipeline::load_with_loras(
-            &place.dir,
-            place.precision.dtype(),
-            &device,
-            &place.loras,
-        )?;
+        let pipeline = WanVacePipeline::load_placed(&place.dir, &place.placement()?, &place.loras)?;
         Ok(Self {
             pipeline,
             place,
