@@ -30,6 +30,9 @@ use crate::step_cache::mag::MagSettings;
 pub const FAST_TIMESTEPS: [f64; 4] = [1000.0, 750.0, 500.0, 250.0];
 /// The flow shift the LightX2V 4-step Wan 2.1 configs sample with.
 pub const FAST_SHIFT: f64 = 5.0;
+/// The most steps the fast preset takes (so at most 8 transformer passes per clip without
+/// guidance), from `--steps` or a `--timesteps` list.
+pub const FAST_MAX_STEPS: usize = 8;
 /// MagCache's settings for Wan 2.1 (`magcache_thresh` 0.12, `magcache_K` 2).
 pub const BALANCED_MAG: (f64, usize) = (0.12, 2);
 
@@ -208,6 +211,13 @@ pub fn plan(
             );
             let listed = s.timesteps.as_ref().map_or(FAST_TIMESTEPS.len(), Vec::len);
             let steps = flags.steps.unwrap_or(listed);
+            if steps.max(listed) > FAST_MAX_STEPS {
+                return Err(WanError::Input(format!(
+                    "the fast preset is for at most {FAST_MAX_STEPS} steps, {} were asked for; use \
+                     quality or balanced for more",
+                    steps.max(listed)
+                )));
+            }
             (steps, s, true, Some(FAST_SHIFT))
         }
     };
@@ -254,11 +264,6 @@ fn check_fast(flags: &SamplingFlags, distillation: &Distillation) -> Result<()> 
             "the fast preset takes no step cache: its four steps are too far apart for cached \
              residuals (use the balanced preset for a cache)"
                 .into(),
-        ));
-    }
-    if flags.steps.is_some_and(|s| s > 8) {
-        return Err(WanError::Input(
-            "the fast preset is for at most 8 steps; use quality or balanced for more".into(),
         ));
     }
     Ok(())
@@ -430,7 +435,24 @@ mod tests {
             steps: Some(20),
             ..Default::default()
         };
-        assert!(plan(Preset::Fast, &many, 50, Distillation::Declared).is_err());
+        let e = plan(Preset::Fast, &many, 50, Distillation::Declared).unwrap_err();
+        assert!(e.to_string().contains("at most 8 steps, 20"), "{e}");
+        let long_list = SamplingFlags {
+            timesteps: Some((1..=10).rev().map(|i| 100.0 * i as f64).collect()),
+            ..Default::default()
+        };
+        let e = plan(Preset::Fast, &long_list, 50, Distillation::Declared).unwrap_err();
+        assert!(e.to_string().contains("at most 8 steps, 10"), "{e}");
+        let eight = SamplingFlags {
+            timesteps: Some((1..=8).rev().map(|i| 125.0 * i as f64).collect()),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(Preset::Fast, &eight, 50, Distillation::Declared)
+                .unwrap()
+                .steps,
+            8
+        );
         let mismatch = SamplingFlags {
             steps: Some(3),
             ..Default::default()

@@ -18,7 +18,8 @@ pub struct StepState<'a> {
     pub timestep: f64,
     /// The latents after the step (f32, reference frames included).
     pub latents: &'a Tensor,
-    /// What the step cache skipped so far (all zero without a cache).
+    /// The transformer passes so far and what the step cache skipped (filled in by the
+    /// pipelines, which own the cache; zero as [`denoise`] reports it).
     pub cache: CacheStats,
 }
 

@@ -602,7 +602,11 @@ impl WanVacePipeline {
             negative_prompt_embeds: req.negative_prompt_embeds.as_ref(),
             scale: req.guidance,
         };
-        denoise::denoise(&model, scheduler, req.noise.clone(), &guidance, on_step)
+        let mut report = |s: &StepState<'_>| {
+            let stats = cache.borrow().stats();
+            on_step(&StepState { cache: stats, ..*s })
+        };
+        denoise::denoise(&model, scheduler, req.noise.clone(), &guidance, &mut report)
     }
 
     /// Drops the `n_ref` reference frames, de-normalises and decodes: `[F, H, W, 3]` in 0..1.

@@ -142,10 +142,11 @@ impl PassLog {
     }
 }
 
-/// What a cache did over a run (summed over the guidance passes).
+/// What a run's transformer passes did (summed over the guidance passes), with or without a
+/// cache: without one every pass runs every block.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheStats {
-    /// Transformer passes so far.
+    /// Transformer passes so far (a cached pass counts: its head block ran).
     pub passes: usize,
     /// Passes that reused cached residuals instead of running all blocks.
     pub skipped_passes: usize,
@@ -201,11 +202,16 @@ impl PassCache {
     }
 }
 
-/// The caches of one run: one state per guidance pass, made on first use.
+/// The caches of one run: one state per guidance pass, made on first use; it counts every
+/// transformer pass of the run, cached or not ([`stats`](Self::stats)).
 pub struct StepCache {
     config: CacheConfig,
     steps: usize,
+    /// Main blocks of the transformer.
+    blocks: usize,
     passes: Vec<PassCache>,
+    /// The passes run without a cache (all blocks each).
+    uncached: CacheStats,
 }
 
 impl StepCache {
@@ -225,16 +231,22 @@ impl StepCache {
         Ok(Self {
             config: config.clone(),
             steps,
+            blocks,
             passes: Vec::new(),
+            uncached: CacheStats::default(),
         })
     }
 
     /// The hook for guidance pass `pass` (0 conditional, 1 unconditional, …), or `None` when
-    /// the cache is off.
+    /// the cache is off. Called once per transformer pass: without a cache the pass is counted
+    /// here as running all blocks, with one the hook counts what it did.
     pub fn hook(&mut self, pass: usize) -> Option<&mut dyn BlockHook> {
         while self.passes.len() <= pass {
             let state = match &self.config {
-                CacheConfig::None => return None,
+                CacheConfig::None => {
+                    self.uncached.record(self.blocks, 0);
+                    return None;
+                }
                 CacheConfig::FirstBlock { threshold } => {
                     PassCache::FirstBlock(FirstBlockCache::new(*threshold))
                 }
@@ -247,11 +259,11 @@ impl StepCache {
         Some(self.passes[pass].hook())
     }
 
-    /// What was skipped so far, all passes together.
+    /// The passes so far and what was skipped, all guidance passes together.
     pub fn stats(&self) -> CacheStats {
         self.passes
             .iter()
-            .fold(CacheStats::default(), |acc, p| acc + p.log().stats)
+            .fold(self.uncached, |acc, p| acc + p.log().stats)
     }
 
     /// How many guidance passes have a state (those that ran at least once).
@@ -345,7 +357,18 @@ mod tests {
             }
         );
         let mut off = StepCache::new(&CacheConfig::None, 3, 4).unwrap();
-        assert!(off.hook(0).is_none());
         assert_eq!(off.stats(), CacheStats::default());
+        assert!(off.hook(0).is_none());
+        assert!(off.hook(1).is_none());
+        assert_eq!(
+            off.stats(),
+            CacheStats {
+                passes: 2,
+                skipped_passes: 0,
+                blocks_run: 8,
+                blocks_skipped: 0
+            }
+        );
+        assert_eq!(off.pass_count(), 0);
     }
 }
