@@ -5,6 +5,7 @@
 //! the task-result document in [`result`].
 
 pub mod data_uri;
+pub mod dialogue;
 pub mod ent;
 pub mod error;
 pub mod geometry;
@@ -14,6 +15,7 @@ pub mod result;
 pub mod schema;
 pub mod spec;
 mod validate;
+pub mod voices;
 
 pub use error::{ApiError, ErrorCode, ErrorEnvelope, FieldError};
 pub use geometry::{AspectRatio, Geometry, Resolution};
