@@ -57,10 +57,32 @@ pub enum DeviceKind {
     Cuda(usize),
 }
 
+/// Whether this build has the CUDA kernels (the `cuda` feature).
+pub const CUDA_BUILT: bool = cfg!(feature = "cuda");
+
 impl DeviceKind {
-    /// Opens the device (CUDA needs the crate's `cuda` feature).
-    pub fn open(self) -> Result<Device> {
+    /// The device if this build can use it; a CUDA device in a build without the `cuda`
+    /// feature is refused, saying how to get one.
+    pub fn available(self) -> Result<Self> {
         match self {
+            DeviceKind::Cuda(_) if !CUDA_BUILT => Err(WanError::Input(format!(
+                "device {self}: this refvid was built without CUDA; build it with \
+                 `--features cuda` (README \"Building with CUDA\") or use --device cpu"
+            ))),
+            _ => Ok(self),
+        }
+    }
+
+    /// Parses a device name (`cpu`, `cuda`, `cuda:N`) that this build can use: the value
+    /// parser of every `--device` option, so a CPU-only binary refuses `cuda` up front.
+    pub fn parse_available(s: &str) -> Result<Self> {
+        s.parse::<Self>()?.available()
+    }
+
+    /// Opens the device: `cuda:N` is the CUDA device of ordinal N (refused without the `cuda`
+    /// feature, see [`DeviceKind::available`]).
+    pub fn open(self) -> Result<Device> {
+        match self.available()? {
             DeviceKind::Cpu => Ok(Device::Cpu),
             DeviceKind::Cuda(i) => Ok(Device::new_cuda(i)?),
         }
@@ -111,5 +133,31 @@ mod tests {
             assert_eq!(p.to_string().parse::<Precision>().unwrap(), p);
         }
         assert_eq!(DeviceKind::Cuda(2).to_string(), "cuda:2");
+        assert_eq!("cuda".parse::<DeviceKind>().unwrap(), DeviceKind::Cuda(0));
+        assert_eq!(
+            "cuda:12".parse::<DeviceKind>().unwrap(),
+            DeviceKind::Cuda(12)
+        );
+        for bad in ["cuda:", "cuda:-1", "cuda:x", "cuda0", "CPU"] {
+            assert!(bad.parse::<DeviceKind>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cuda_needs_the_feature() {
+        assert_eq!(DeviceKind::parse_available("cpu").unwrap(), DeviceKind::Cpu);
+        assert!(DeviceKind::Cpu.open().is_ok());
+        let parsed = DeviceKind::parse_available("cuda:1");
+        if CUDA_BUILT {
+            assert_eq!(parsed.unwrap(), DeviceKind::Cuda(1));
+        } else {
+            let msg = parsed.unwrap_err().to_string();
+            assert!(
+                msg.contains("cuda:1") && msg.contains("--features cuda"),
+                "{msg}"
+            );
+            let msg = DeviceKind::Cuda(0).open().unwrap_err().to_string();
+            assert!(msg.contains("built without CUDA"), "{msg}");
+        }
     }
 }

@@ -153,8 +153,15 @@ pub struct ModelFlags {
     /// Precision of the text encoder and transformer: f32, bf16 or f16.
     #[arg(long, env = "REFVID_WAN_DTYPE", default_value = "f32")]
     pub wan_dtype: Precision,
-    /// Device: cpu, cuda or cuda:N (cuda needs a build with --features cuda).
-    #[arg(long, env = "REFVID_WAN_DEVICE", default_value = "cpu")]
+    /// Device: cpu, cuda or cuda:N (the CUDA device of ordinal N; needs a build with
+    /// --features cuda). `--device` is the same option.
+    #[arg(
+        long,
+        visible_alias = "device",
+        env = "REFVID_WAN_DEVICE",
+        default_value = "cpu",
+        value_parser = DeviceKind::parse_available
+    )]
     pub wan_device: DeviceKind,
     /// Negative prompt (default: the model's: empty for wan, as diffusers; Wan's default
     /// negative prompt for phantom, as its reference code).

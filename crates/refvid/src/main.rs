@@ -91,8 +91,8 @@ enum WanCommand {
         /// Computation precision: f32, bf16 or f16.
         #[arg(long, default_value = "f32")]
         dtype: refvid_wan::runtime::Precision,
-        /// cpu, cuda or cuda:N.
-        #[arg(long, default_value = "cpu")]
+        /// cpu, cuda or cuda:N (the CUDA device of ordinal N; needs a build with --features cuda).
+        #[arg(long, default_value = "cpu", value_parser = refvid_wan::runtime::DeviceKind::parse_available)]
         device: refvid_wan::runtime::DeviceKind,
         /// Step cache of the pipeline module: none, first_block:THRESHOLD or
         /// mag:THRESHOLD[,MAX_SKIP_STEPS]; what it skipped is written to the outputs too.
@@ -147,8 +147,8 @@ struct CalibrateMagArgs {
     /// f32, bf16 or f16.
     #[arg(long, default_value = "f32")]
     dtype: refvid_wan::runtime::Precision,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    /// cpu, cuda or cuda:N (the CUDA device of ordinal N; needs a build with --features cuda).
+    #[arg(long, default_value = "cpu", value_parser = refvid_wan::runtime::DeviceKind::parse_available)]
     device: refvid_wan::runtime::DeviceKind,
 }
 

@@ -241,3 +241,64 @@ async fn json_logs_carry_request_ids_and_never_the_key_or_images() {
     assert!(!stderr.contains(&key[3..]), "the API key was logged");
     assert!(!stderr.contains(&image), "image data was logged");
 }
+
+/// A binary built without the `cuda` feature refuses a CUDA device on every command that takes
+/// one (`--device`, its alias `--wan-device`, REFVID_WAN_DEVICE), naming the feature, before it
+/// loads anything.
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_devices_are_refused_without_the_cuda_feature() {
+    let check = [
+        "wan",
+        "check",
+        "--model",
+        "m",
+        "--module",
+        "vae_decode",
+        "--inputs",
+        "i",
+        "--out",
+        "o",
+    ];
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (
+            [&check[..], &["--device", "cuda:1"]].concat(),
+            None,
+            "cuda:1",
+        ),
+        (
+            vec![
+                "wan",
+                "calibrate-mag",
+                "--model",
+                "m",
+                "-o",
+                "r.json",
+                "--device",
+                "cuda",
+            ],
+            None,
+            "cuda:0",
+        ),
+        (vec!["generate", "--device", "cuda:3"], None, "cuda:3"),
+        (vec!["serve", "--wan-device", "cuda:0"], None, "cuda:0"),
+        (vec!["worker", "--device", "cuda:2"], None, "cuda:2"),
+        (vec!["worker"], Some("cuda:1"), "cuda:1"),
+    ];
+    for (args, env, device) in cases {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_refvid"));
+        cmd.args(&args).env_remove("REFVID_WAN_DEVICE");
+        if let Some(v) = env {
+            cmd.env("REFVID_WAN_DEVICE", v);
+        }
+        let output = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "device {device}: this refvid was built without CUDA"
+            )) && stderr.contains("--features cuda"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
