@@ -5,6 +5,10 @@
 //! `O(H · N_q · N_k)`: at 480p × 81 frames (~32k tokens, 12 heads) the full score matrix would be
 //! ~50 GB in f32, one chunk of the default size is 64 MiB. Softmax runs in f32 whatever the input
 //! dtype.
+//!
+//! [`multi_head_attention`] is what the transformer calls: with the `flash-attn` feature it runs
+//! the fused flash-attention kernel on CUDA for bf16/f16 at head dimension 128 (Wan's), and the
+//! chunked form everywhere else.
 
 use candle_core::{DType, Result, Tensor};
 
@@ -33,6 +37,34 @@ pub fn attention(
     }
     let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(dtype)?;
     probs.matmul(&v.contiguous()?)
+}
+
+/// Attention without bias of `[B, H, N_q, D]` queries over `[B, H, N_k, D]` keys and values,
+/// returned as `[B, N_q, H, D]` (heads next to their features, ready to merge): the fused kernel
+/// when [`uses_flash`] says so, else [`chunked_attention`] bounded by `max_score_elements`.
+pub fn multi_head_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    max_score_elements: usize,
+) -> Result<Tensor> {
+    #[cfg(feature = "flash-attn")]
+    if uses_flash(q) {
+        // The kernel wants `[B, N, H, D]` with the last dimension contiguous.
+        let bnhd = |t: &Tensor| t.transpose(1, 2)?.contiguous();
+        return candle_flash_attn::flash_attn(&bnhd(q)?, &bnhd(k)?, &bnhd(v)?, scale as f32);
+    }
+    chunked_attention(q, k, v, scale, max_score_elements)?.transpose(1, 2)
+}
+
+/// Whether [`multi_head_attention`] takes the fused kernel for these queries: a build with the
+/// `flash-attn` feature, a CUDA tensor, bf16 or f16, head dimension 128.
+pub fn uses_flash(q: &Tensor) -> bool {
+    cfg!(feature = "flash-attn")
+        && q.device().is_cuda()
+        && matches!(q.dtype(), DType::BF16 | DType::F16)
+        && q.dims().last() == Some(&128)
 }
 
 /// Memory-bounded attention without bias: the `(B·H)` heads and the queries are processed in
@@ -98,6 +130,25 @@ mod tests {
         let chunked = chunked_attention(&q, &k, &v, 0.35, 29 * 5)?;
         let diff = (full - chunked)?.abs()?.max_all()?.to_scalar::<f32>()?;
         assert!(diff < 1e-5, "max diff {diff}");
+        Ok(())
+    }
+
+    #[test]
+    fn multi_head_is_chunked_with_heads_second_to_last_on_cpu() -> Result<()> {
+        let dev = Device::Cpu;
+        let q = Tensor::randn(0f32, 1., (1, 2, 9, 128), &dev)?.to_dtype(DType::BF16)?;
+        let k = Tensor::randn(0f32, 1., (1, 2, 7, 128), &dev)?.to_dtype(DType::BF16)?;
+        let v = Tensor::randn(0f32, 1., (1, 2, 7, 128), &dev)?.to_dtype(DType::BF16)?;
+        // A CPU tensor never takes the fused kernel, whatever the build.
+        assert!(!uses_flash(&q));
+        let y = multi_head_attention(&q, &k, &v, 0.1, 7 * 4)?;
+        assert_eq!(y.dims(), &[1, 9, 2, 128]);
+        let want = chunked_attention(&q, &k, &v, 0.1, 7 * 4)?.transpose(1, 2)?;
+        let diff = (y.to_dtype(DType::F32)? - want.to_dtype(DType::F32)?)?
+            .abs()?
+            .max_all()?
+            .to_scalar::<f32>()?;
+        assert_eq!(diff, 0.0);
         Ok(())
     }
 }

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Linear, RmsNorm, VarBuilder};
 
-use crate::attention::{DEFAULT_MAX_SCORE_ELEMENTS, chunked_attention};
+use crate::attention::{DEFAULT_MAX_SCORE_ELEMENTS, multi_head_attention};
 use crate::conv3d::Conv3d;
 use crate::offload::blocks::{BlockStream, Blocks, LoadedBlock};
 use crate::rope::{apply_rope, rope_tables};
@@ -214,15 +214,15 @@ impl WanAttention {
             None => (q, k),
         };
         let head_dim = q.dim(3)?;
-        let y = chunked_attention(
+        let y = multi_head_attention(
             &q,
             &k,
             &v,
             1.0 / (head_dim as f64).sqrt(),
             self.max_score_elements,
         )?;
-        let (b, h, n, hd) = y.dims4()?;
-        let y = y.transpose(1, 2)?.reshape((b, n, h * hd))?;
+        let (b, n, h, hd) = y.dims4()?;
+        let y = y.reshape((b, n, h * hd))?;
         self.to_out.forward(&y)
     }
 }
