@@ -14,10 +14,10 @@
 //! one at a time from their weights' home ([`WanTransformer::new_streamed`], `--offload blocks`,
 //! see [`crate::offload`]); the rest of the model is small and always kept.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use candle_core::{DType, Module, Result, Tensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Linear, RmsNorm, VarBuilder};
 
 use crate::attention::{DEFAULT_MAX_SCORE_ELEMENTS, multi_head_attention};
@@ -338,12 +338,21 @@ impl WanBlock {
 /// Sinusoidal timestep features (`Timesteps(freq_dim, flip_sin_to_cos=True, shift=0)`): `[cos, sin]`
 /// of `t · exp(−ln(10000) · i / (dim/2))`, computed in f32.
 pub fn timestep_features(t: &Tensor, dim: usize) -> Result<Tensor> {
+    timestep_features_with(t, &timestep_freqs(dim, t.device())?, dim)
+}
+
+/// The `[1, dim/2]` frequencies of [`timestep_features`] on `device`.
+fn timestep_freqs(dim: usize, device: &Device) -> Result<Tensor> {
     let half = dim / 2;
     let ln = -(10000f32).ln();
     let freqs: Vec<f32> = (0..half)
         .map(|i| (ln * i as f32 / half as f32).exp())
         .collect();
-    let freqs = Tensor::from_vec(freqs, (1, half), t.device())?;
+    Tensor::from_vec(freqs, (1, half), device)
+}
+
+/// [`timestep_features`] with its frequencies already on the device.
+fn timestep_features_with(t: &Tensor, freqs: &Tensor, dim: usize) -> Result<Tensor> {
     let args = t
         .to_dtype(DType::F32)?
         .unsqueeze(1)?
@@ -356,6 +365,43 @@ pub fn timestep_features(t: &Tensor, dim: usize) -> Result<Tensor> {
     }
 }
 
+/// A value derived from constants, computed on the host once and kept on the device it was last
+/// asked for: the step loop then uploads nothing for it (shared by the clones of a model).
+#[derive(Debug, Clone)]
+struct DeviceMemo<K, V> {
+    slot: Arc<Mutex<Option<(K, V)>>>,
+}
+
+impl<K, V> Default for DeviceMemo<K, V> {
+    fn default() -> Self {
+        Self {
+            slot: Arc::new(Mutex::new(None)),
+        }
+    }
+}
+
+impl<K: PartialEq + Copy, V: Clone> DeviceMemo<K, V> {
+    /// The value for `key` on `device`, made by `make` unless the last one is still good.
+    fn get(
+        &self,
+        key: K,
+        device: &Device,
+        on: impl Fn(&V) -> &Device,
+        make: impl FnOnce() -> Result<V>,
+    ) -> Result<V> {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, v)) = slot.as_ref()
+            && *k == key
+            && on(v).same_device(device)
+        {
+            return Ok(v.clone());
+        }
+        let v = make()?;
+        *slot = Some((key, v.clone()));
+        Ok(v)
+    }
+}
+
 /// `WanTimeTextImageEmbedding` without the image part.
 #[derive(Debug, Clone)]
 struct ConditionEmbedder {
@@ -365,6 +411,7 @@ struct ConditionEmbedder {
     text_linear_1: Linear,
     text_linear_2: Linear,
     freq_dim: usize,
+    freqs: DeviceMemo<usize, Tensor>,
 }
 
 impl ConditionEmbedder {
@@ -378,13 +425,18 @@ impl ConditionEmbedder {
             text_linear_1: candle_nn::linear(cfg.text_dim, d, vb.pp("text_embedder.linear_1"))?,
             text_linear_2: candle_nn::linear(d, d, vb.pp("text_embedder.linear_2"))?,
             freq_dim: cfg.freq_dim,
+            freqs: DeviceMemo::default(),
         })
     }
 
     /// Returns `(temb [B, D], timestep_proj [B, 6, D], context [B, L, D])`.
     fn forward(&self, timestep: &Tensor, text: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
         let dtype = text.dtype();
-        let f = timestep_features(timestep, self.freq_dim)?;
+        let dim = self.freq_dim;
+        let freqs = self.freqs.get(dim, timestep.device(), Tensor::device, || {
+            timestep_freqs(dim, timestep.device())
+        })?;
+        let f = timestep_features_with(timestep, &freqs, dim)?;
         let temb = self
             .time_linear_2
             .forward(&self.time_linear_1.forward(&f)?.silu()?)?
@@ -441,6 +493,8 @@ pub struct WanTransformer {
     scale_shift_table: Tensor,
     /// The attention chunk bound, also read by the loader of streamed blocks.
     max_score_elements: Arc<AtomicUsize>,
+    /// The rotary tables of the last token grid (the same at every step of a run).
+    rope: DeviceMemo<(usize, usize, usize), Rope>,
 }
 
 /// Checks a config before anything is built.
@@ -542,6 +596,7 @@ impl WanTransformer {
                 .set_dtype(DType::F32)
                 .get((1, 2, d), "scale_shift_table")?,
             max_score_elements,
+            rope: DeviceMemo::default(),
         })
     }
 
@@ -601,14 +656,17 @@ impl WanTransformer {
         let (b, _c, f, h, w) = hidden_states.dims5()?;
         let (pt, ph, pw) = self.cfg.patch();
         let grid = (f / pt, h / ph, w / pw);
-        let (cos, sin) = rope_tables(
-            self.cfg.attention_head_dim,
-            10000.0,
+        let device = hidden_states.device();
+        let rope = self.rope.get(
             grid,
-            DType::F32,
-            hidden_states.device(),
+            device,
+            |r| r.cos.device(),
+            || {
+                let head_dim = self.cfg.attention_head_dim;
+                let (cos, sin) = rope_tables(head_dim, 10000.0, grid, DType::F32, device)?;
+                Ok(Rope { cos, sin })
+            },
         )?;
-        let rope = Rope { cos, sin };
 
         let x = tokens(&self.patch_embedding.forward(hidden_states)?)?;
         let (temb, temb6, context) = self

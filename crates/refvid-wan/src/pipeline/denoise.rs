@@ -1,7 +1,7 @@
 //! The denoising loop: classifier-free guidance around a model, one scheduler step per timestep,
 //! and a progress/cancel callback between steps (diffusers' loop in `WanVACEPipeline.__call__`).
 
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Result, WanError};
 use crate::scheduler::FlowScheduler;
@@ -48,6 +48,36 @@ pub const UNCOND_PASS: usize = 1;
 /// The model as the loop sees it: `(latents, timestep, text embeddings, pass) → velocity`, with
 /// `pass` [`COND_PASS`] or [`UNCOND_PASS`] (step caches keep one state per pass).
 pub type Model<'m> = dyn Fn(&Tensor, f64, &Tensor, usize) -> Result<Tensor> + 'm;
+
+/// The schedule's timesteps as `[1]` f32 tensors, put on the device before the loop so that a
+/// step transfers nothing between host and device for them.
+#[derive(Debug)]
+pub struct StepTimesteps {
+    device: Device,
+    timesteps: Vec<(f64, Tensor)>,
+}
+
+impl StepTimesteps {
+    /// One tensor per timestep of the schedule.
+    pub fn new(timesteps: &[f64], device: &Device) -> Result<Self> {
+        let timesteps = timesteps
+            .iter()
+            .map(|&t| Ok((t, Tensor::new(&[t as f32], device)?)))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            device: device.clone(),
+            timesteps,
+        })
+    }
+
+    /// The tensor of timestep `t` (made on the spot for a `t` outside the schedule).
+    pub fn get(&self, t: f64) -> Result<Tensor> {
+        match self.timesteps.iter().find(|(v, _)| *v == t) {
+            Some((_, ts)) => Ok(ts.clone()),
+            None => Ok(Tensor::new(&[t as f32], &self.device)?),
+        }
+    }
+}
 
 /// `uncond + g·(cond − uncond)`.
 pub fn combine_cfg(cond: &Tensor, uncond: &Tensor, scale: f64) -> Result<Tensor> {
@@ -111,6 +141,16 @@ mod tests {
         let mut s = FlowEulerScheduler::new(EulerConfig::default());
         s.set_timesteps(n).unwrap();
         s
+    }
+
+    #[test]
+    fn step_timesteps_are_the_schedule_as_tensors() -> Result<()> {
+        let ts = StepTimesteps::new(&[999.0, 500.5, 1.0], &Device::Cpu)?;
+        assert_eq!(ts.timesteps.len(), 3);
+        for t in [999.0, 500.5, 1.0, 42.0] {
+            assert_eq!(ts.get(t)?.to_vec1::<f32>()?, vec![t as f32]);
+        }
+        Ok(())
     }
 
     #[test]

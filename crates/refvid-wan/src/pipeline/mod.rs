@@ -582,8 +582,9 @@ impl WanVacePipeline {
         // Built (offload) or borrowed for this loop; an offloaded one is dropped at its end.
         let transformer = self.transformer.get()?;
         let cache = RefCell::new(cache);
+        let step_ts = denoise::StepTimesteps::new(scheduler.timesteps(), &self.device)?;
         let model = |x: &Tensor, t: f64, text: &Tensor, pass: usize| -> Result<Tensor> {
-            let ts = Tensor::new(&[t as f32], &self.device)?;
+            let ts = step_ts.get(t)?;
             let vace = VaceInput {
                 control: &context,
                 scale: None,

@@ -21,6 +21,7 @@ use crate::offload::{Placement, Staged, load};
 use crate::pipeline::conditioning::{
     self, LatentStats, VAE_SCALE_SPATIAL, VAE_SCALE_TEMPORAL, frames_to_unit_range,
 };
+use crate::pipeline::denoise::StepTimesteps;
 use crate::pipeline::{
     PromptEncoder, Reference, Sampling, StepState, VaeCodec, noise, prepared_sampler, validate_size,
 };
@@ -370,8 +371,9 @@ impl PhantomPipeline {
         // Built (offload) or borrowed for this loop; an offloaded one is dropped at its end.
         let transformer = self.transformer.get()?;
         let cache = RefCell::new(cache);
+        let step_ts = StepTimesteps::new(scheduler.timesteps(), &self.device)?;
         let model = |pass: Pass, x: &Tensor, t: f64, text: &Tensor| -> Result<Tensor> {
-            let ts = Tensor::new(&[t as f32], &self.device)?;
+            let ts = step_ts.get(t)?;
             let mut cache = cache.borrow_mut();
             let y = transformer.forward_hooked(
                 &x.to_dtype(self.dtype)?,
