@@ -9,7 +9,6 @@ pub mod dialogue;
 pub mod ent;
 pub mod error;
 pub mod geometry;
-pub mod prompt_refs;
 pub mod responses;
 pub mod result;
 pub mod schema;

@@ -7,7 +7,7 @@
 use crate::error::FieldError;
 use crate::geometry::{AspectRatio, Resolution};
 use crate::spec::{ImageSource, Movement, SubjectSpec, TaskSpec, TestMode, WebhookSpec};
-use crate::{MAX_IMAGE_BYTES, data_uri, prompt_refs};
+use crate::{MAX_IMAGE_BYTES, data_uri};
 use serde_json::{Map, Value};
 
 const MAX_PROMPT_CHARS: usize = 2000;
@@ -122,8 +122,19 @@ fn prompt(obj: &Map<String, Value>, subjects: &[SubjectSpec]) -> Result<String> 
         ));
     }
     let names: Vec<&str> = subjects.iter().map(|s| s.name.as_str()).collect();
-    prompt_refs::find_refs(text, &names)
-        .map_err(|m| FieldError::new("prompt", format!("prompt {m}")))?;
+    let mentions = refvid_prompt::mentions(text, &names);
+    if let Some(unknown) = mentions.iter().find(|m| m.subject().is_none()) {
+        let list: Vec<String> = names.iter().map(|n| format!("@{n}")).collect();
+        return Err(FieldError::new(
+            "prompt",
+            format!(
+                "prompt refers to @{}, which matches no subject; use one of {} or @1..@{}",
+                unknown.word(text),
+                list.join(", "),
+                names.len()
+            ),
+        ));
+    }
     Ok(text.to_string())
 }
 
@@ -187,7 +198,7 @@ fn parse_subjects(v: &Value) -> Result<Vec<SubjectSpec>> {
         let subject = parse_subject(item, &format!("subjects[{i}]"))?;
         if out
             .iter()
-            .any(|s| s.name.eq_ignore_ascii_case(&subject.name))
+            .any(|s| refvid_prompt::same_name(&s.name, &subject.name))
         {
             return Err(FieldError::new(
                 format!("subjects[{i}].name"),

@@ -4,8 +4,8 @@
 //! ([`NativeRequest`]), frames `[F, H, W, 3]` in 0..1 out, with a callback after every denoising
 //! step that may stop it. [`ModelEngine`] adapts any such model to a [`RenderJob`], once for all:
 //!
-//! 1. **Prompt**: mentions rewritten into words ([`rewrite_mentions`]: `@red_fox` → `red fox`,
-//!    `@1` → `the first subject`), and the request's `movement_amplitude` as a sentence after it
+//! 1. **Prompt**: mentions rewritten into the subjects' names ([`rewrite_mentions`]: `@red_fox` →
+//!    `red fox`, `@1` → the first subject's name, `the first subject` when names are numbers), and the request's `movement_amplitude` as a sentence after it
 //!    ([`motion`]).
 //! 2. **References**: every image of every subject, in request order, flattened over white, at
 //!    most [`VideoModel::max_references`] ([`fit::references_of`]).
@@ -122,8 +122,9 @@ impl ModelEngine {
     pub fn native_request(&self, job: &RenderJob) -> Result<NativeRequest, EngineError> {
         let format = self.model.native_format();
         let (width, height) = fit::native_size(job.width, job.height, format.landscape);
+        let names: Vec<&str> = job.subjects.iter().map(|s| s.name.as_str()).collect();
         Ok(NativeRequest {
-            prompt: motion::with_motion(&rewrite_mentions(&job.prompt), job.motion),
+            prompt: motion::with_motion(&rewrite_mentions(&job.prompt, &names), job.motion),
             references: fit::references_of(job, self.model.max_references())?,
             width,
             height,
@@ -290,7 +291,7 @@ mod tests {
         let r = seen.lock().unwrap()[0].clone();
         // 9:16 is not the native 3:4: the same area at the job's aspect, in multiples of 16.
         assert_eq!((r.width, r.height, r.num_frames, r.seed), (48, 80, 17, 9));
-        assert_eq!(r.prompt, "red fox meets the first subject");
+        assert_eq!(r.prompt, "red fox meets red fox");
         assert_eq!(r.references.len(), 2);
         assert_eq!(frames.0.len(), 24);
         assert!(frames.0.iter().all(|f| f.dimensions() == (90, 160)));
@@ -323,10 +324,10 @@ mod tests {
             .iter()
             .map(|r| r.prompt.clone())
             .collect();
-        assert_eq!(prompts[0], "red fox meets the first subject");
+        assert_eq!(prompts[0], "red fox meets red fox");
         assert_eq!(
             prompts[3],
-            format!("red fox meets the first subject. {}", motion::HIGH)
+            format!("red fox meets red fox. {}", motion::HIGH)
         );
         let distinct: std::collections::HashSet<&String> = prompts.iter().collect();
         assert_eq!(distinct.len(), 4, "{prompts:?}");

@@ -2,65 +2,32 @@
 //! pipeline applies before tokenizing.
 //!
 //! Users of a reference-to-video API name their subjects in the prompt (`"@cat chases @1"`).
-//! The text encoder never saw that syntax, so [`rewrite_mentions`] turns a mention into words:
-//! `@cat` → `cat`, `@red_fox` → `red fox`, and a purely numeric name `@1`, `@2`, … into
-//! `the first subject`, `the second subject`, … (`subject 11` past the tenth). An `@` that does not
-//! start a name (an e-mail address, a lone `@`, `@@`) is left as it is.
+//! The text encoder never saw that syntax, so [`rewrite_mentions`] turns each mention (found by
+//! refvid's one rule, [`refvid_prompt::mentions`]) into words: the name of the subject it means,
+//! `_` read as a space (`@red_fox` → `red fox`, `@2` → the second subject's name), and a purely
+//! numeric name (`@1` in a request without names) into `the first subject`, `the second subject`,
+//! … (`subject 11` past the tenth). A mention of no subject is read by its own word the same way.
+//! An `@` that does not start a mention (an e-mail address, a lone `@`) is left as it is.
+
+use refvid_prompt::{Target, mentions, rewrite};
 
 /// Ordinal words for numeric mentions `@1` … `@10`.
 const ORDINALS: [&str; 10] = [
     "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
 ];
 
-/// Rewrites every `@name` mention of `prompt` into plain words (see the module docs).
-pub fn rewrite_mentions(prompt: &str) -> String {
-    let chars: Vec<char> = prompt.chars().collect();
-    let mut out = String::with_capacity(prompt.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let starts_mention = c == '@' && !(i > 0 && is_name_char(chars[i - 1]));
-        let name_len = if starts_mention {
-            mention_len(&chars[i + 1..])
-        } else {
-            0
-        };
-        if name_len == 0 {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        let name: String = chars[i + 1..i + 1 + name_len].iter().collect();
-        out.push_str(&mention_words(&name));
-        i += 1 + name_len;
-    }
-    out
+/// Rewrites every mention of `prompt` into plain words (see the module docs); `names` are the
+/// subjects' names in request order.
+pub fn rewrite_mentions(prompt: &str, names: &[&str]) -> String {
+    rewrite(prompt, &mentions(prompt, names), |m| match m.target {
+        Target::Subject(i) => name_words(names[i]),
+        Target::Unknown => name_words(m.word(prompt)),
+    })
 }
 
-fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// Length of the name after an `@`: name characters, with single `-` or `.` allowed between
-/// them (`@mary-jane`, `@v1.2`), never at the end (so `@cat.` keeps its full stop).
-fn mention_len(rest: &[char]) -> usize {
-    let mut len = 0;
-    while len < rest.len() {
-        let c = rest[len];
-        let joiner = (c == '-' || c == '.')
-            && len > 0
-            && rest.get(len + 1).is_some_and(|&n| is_name_char(n));
-        if !(is_name_char(c) || joiner) {
-            break;
-        }
-        len += 1;
-    }
-    len
-}
-
-/// The words for one mention's name.
-fn mention_words(name: &str) -> String {
-    if name.chars().all(|c| c.is_ascii_digit()) {
+/// The words for one name.
+fn name_words(name: &str) -> String {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
         return match name.parse::<usize>() {
             Ok(n @ 1..=10) => format!("the {} subject", ORDINALS[n - 1]),
             _ => format!("subject {name}"),
@@ -131,27 +98,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn named_mentions_become_the_name() {
-        assert_eq!(rewrite_mentions("@cat chases @dog."), "cat chases dog.");
-        assert_eq!(rewrite_mentions("@red_fox jumps"), "red fox jumps");
-        assert_eq!(
-            rewrite_mentions("with @mary-jane, ok"),
-            "with mary-jane, ok"
-        );
-        assert_eq!(rewrite_mentions("(@Émile)"), "(Émile)");
+    fn mentions_become_the_subjects_names() {
+        let names = ["cat", "red_fox", "mary-jane", "red ball"];
+        assert_eq!(rewrite_mentions("@cat chases @3.", &names), "cat chases mary-jane.");
+        assert_eq!(rewrite_mentions("@RED_FOX jumps", &names), "red fox jumps");
+        assert_eq!(rewrite_mentions("@red ball, @4!", &names), "red ball, red ball!");
+        assert_eq!(rewrite_mentions("@2 and @1", &names), "red fox and cat");
     }
 
     #[test]
-    fn numeric_mentions_become_ordinals() {
+    fn unknown_mentions_are_read_by_their_word() {
+        assert_eq!(rewrite_mentions("@red_fox jumps", &[]), "red fox jumps");
+        assert_eq!(rewrite_mentions("with @mary-jane, ok", &[]), "with mary-jane, ok");
+        assert_eq!(rewrite_mentions("(@Émile)", &[]), "(Émile)");
+        assert_eq!(rewrite_mentions("@cat-", &[]), "cat-");
+    }
+
+    #[test]
+    fn numeric_names_become_ordinals() {
         assert_eq!(
-            rewrite_mentions("@1 hands @2 a cup"),
+            rewrite_mentions("@1 hands @2 a cup", &["1", "2"]),
             "the first subject hands the second subject a cup"
         );
         assert_eq!(
-            rewrite_mentions("@10 and @11"),
+            rewrite_mentions("@10 and @11", &[]),
             "the tenth subject and subject 11"
         );
-        assert_eq!(rewrite_mentions("@0"), "subject 0");
+        assert_eq!(rewrite_mentions("@0", &[]), "subject 0");
     }
 
     #[test]
@@ -164,9 +137,9 @@ mod tests {
             "",
             "no mentions",
         ] {
-            assert_eq!(rewrite_mentions(s), s);
+            assert_eq!(rewrite_mentions(s, &["cat"]), s);
         }
-        assert_eq!(rewrite_mentions("@@cat"), "@cat");
+        assert_eq!(rewrite_mentions("@@cat", &["cat"]), "@cat");
     }
 
     #[test]
