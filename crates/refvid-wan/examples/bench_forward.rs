@@ -1,7 +1,7 @@
 //! Times the transformer forward on CPU.
 //!
 //! `cargo run -p refvid-wan --example bench_forward -- MODEL_DIR INPUTS.safetensors [RUNS]`
-//! (inputs named as in PARITY.md; the fixtures script's `--bench` writes a larger model and inputs).
+//! (inputs named as in docs/PARITY.md; the fixtures script's `--bench` writes a larger model and inputs).
 
 use std::time::Instant;
 

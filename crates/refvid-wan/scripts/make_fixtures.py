@@ -4,7 +4,7 @@
 Creates tiny random-weight models with the reference implementations (transformers'
 UMT5EncoderModel, diffusers' WanVACETransformer3DModel and WanTransformer3DModel), saves them in
 the diffusers folder layout, and saves inputs and reference outputs as safetensors with the tensor
-names of shared/spec/PARITY.md, under crates/refvid-wan/tests/fixtures/.
+names of docs/PARITY.md, under crates/refvid-wan/tests/fixtures/.
 
     python3 crates/refvid-wan/scripts/make_fixtures.py            # (re)make the fixtures
     python3 crates/refvid-wan/scripts/make_fixtures.py --bench    # also time PyTorch (see README)

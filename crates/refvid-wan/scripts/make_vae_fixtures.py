@@ -5,7 +5,7 @@
 
 Writes, under crates/refvid-wan/tests/fixtures/:
   tiny-vace/vae/                       a tiny random-weight AutoencoderKLWan (diffusers layout)
-  vae_encode_inputs.safetensors        `sample`      (the parity command's names, PARITY.md)
+  vae_encode_inputs.safetensors        `sample`      (the parity command's names, docs/PARITY.md)
   vae_encode_outputs.safetensors       `latent_mean`
   vae_decode_inputs.safetensors        `z`
   vae_decode_outputs.safetensors       `sample`

@@ -1,7 +1,7 @@
 //! The parity command (`refvid wan check`) as a library function.
 //!
 //! Runs one module of a diffusers-format checkpoint on tensors read from a safetensors file and
-//! writes its outputs to another, with the tensor names of `shared/spec/PARITY.md`:
+//! writes its outputs to another, with the tensor names of `docs/PARITY.md`:
 //!
 //! | module | inputs | output |
 //! |---|---|---|

@@ -2,7 +2,7 @@
 //! nothing extra: for each patched weight `W += SCALE · (alpha / rank) · B·A`, plus full deltas
 //! (`W += SCALE · diff`, `bias += SCALE · diff_b`), with the arithmetic in f32 whatever the
 //! checkpoint's dtype, as diffusers' `load_lora_weights` followed by
-//! `fuse_lora(lora_scale=SCALE)` does (`shared/spec/PARITY.md`, "Fast").
+//! `fuse_lora(lora_scale=SCALE)` does (`docs/PARITY.md`, "Fast").
 //!
 //! - [`keys`]: the three published key formats (diffusers/PEFT, the original Wan layout of
 //!   CausVid and lightx2v extractions, musubi-tuner) → diffusers module names.

@@ -1,5 +1,5 @@
 //! The `pipeline` module of the parity command: a whole reference-to-video run from encoded
-//! prompts, preprocessed references and fixed initial noise (`shared/spec/PARITY.md`).
+//! prompts, preprocessed references and fixed initial noise (`docs/PARITY.md`).
 //!
 //! | input | dtype, shape |
 //! |---|---|

@@ -1,5 +1,5 @@
 //! Explicit step lists: the unshifted timesteps distilled models publish (`1000,750,500,250`),
-//! parsed, checked and turned into sigmas (`shared/spec/PARITY.md`, "Fast").
+//! parsed, checked and turned into sigmas (`docs/PARITY.md`, "Fast").
 //!
 //! A list `t_1 > t_2 > … > t_S` in `(0, N]` (`N = num_train_timesteps`, 1000 for Wan) becomes
 //! the sigmas `σ_i = shift·s_i / (1 + (shift − 1)·s_i)` with `s_i = t_i / N`, followed by a final

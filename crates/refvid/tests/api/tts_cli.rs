@@ -1,4 +1,4 @@
-//! `refvid tts` (docs: PARITY "Speech") on the installed en_US-joe-medium voice: the ids it
+//! `refvid tts` (docs/PARITY.md, "Speech") on the installed en_US-joe-medium voice: the ids it
 //! prints and the WAV it writes are piper-tts's (fixtures of crates/refvid-tts).
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The `phantom` module of the parity command (`shared/spec/PARITY.md`, "Phantom"): a whole
+//! The `phantom` module of the parity command (`docs/PARITY.md`, "Phantom"): a whole
 //! Phantom-Wan run from encoded prompts, references already at the video size and fixed noise.
 //!
 //! | input | dtype, shape |
