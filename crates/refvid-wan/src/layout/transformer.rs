@@ -89,6 +89,29 @@ pub fn original_to_diffusers(key: &str) -> Option<String> {
     rename(TOP, key)
 }
 
+/// The original-layout key of a diffusers transformer key: the inverse of
+/// [`original_to_diffusers`] (used to write checkpoints in the original layout, e.g. random
+/// weights at a model's shapes), or `None` for a key the table does not know.
+///
+/// ```
+/// use refvid_wan::layout::transformer::diffusers_to_original;
+/// assert_eq!(diffusers_to_original("blocks.0.norm2.weight").unwrap(), "blocks.0.norm3.weight");
+/// assert_eq!(diffusers_to_original("vace_blocks.1.proj_out.bias").unwrap(), "vace_blocks.1.after_proj.bias");
+/// assert_eq!(diffusers_to_original("proj_out.weight").unwrap(), "head.head.weight");
+/// ```
+pub fn diffusers_to_original(key: &str) -> Option<String> {
+    let back = |table: &[Rename], key: &str| {
+        let reversed: Vec<Rename> = table.iter().map(|&(from, to)| (to, from)).collect();
+        rename(&reversed, key)
+    };
+    for list in ["blocks", "vace_blocks"] {
+        if let Some((n, rest)) = indexed(key, list) {
+            return Some(format!("{list}.{n}.{}", back(BLOCK, rest)?));
+        }
+    }
+    back(TOP, key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +155,25 @@ mod tests {
         assert_eq!(original_to_diffusers("freqs"), None);
         assert_eq!(original_to_diffusers("blocks.x.norm3.weight"), None);
         assert_eq!(original_to_diffusers("blocks.0.unknown.weight"), None);
+    }
+
+    #[test]
+    fn diffusers_keys_go_back_to_the_original_ones() {
+        for list in [TOP, BLOCK] {
+            for (from, _) in list {
+                for key in [format!("{from}.weight"), format!("blocks.4.{from}.bias")] {
+                    let Some(d) = original_to_diffusers(&key) else {
+                        continue;
+                    };
+                    assert_eq!(
+                        diffusers_to_original(&d).as_deref(),
+                        Some(key.as_str()),
+                        "{d}"
+                    );
+                }
+            }
+        }
+        assert_eq!(diffusers_to_original("blocks.0.attn1.unknown"), None);
+        assert_eq!(diffusers_to_original("freqs"), None);
     }
 }

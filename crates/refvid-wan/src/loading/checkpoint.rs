@@ -1,7 +1,8 @@
 //! [`Checkpoint`]: weight files (safetensors or PyTorch pickles, one or many) seen as one store of
 //! tensors named the diffusers way, whatever layout and key prefix the files use.
 //!
-//! Safetensors files are memory-mapped; `.pth`/`.pt` files (zip-format `torch.save` of a state
+//! Safetensors files are read tensor by tensor into owned buffers, without a memory map
+//! ([`SafetensorsFile`]: a map would keep every page it was read through resident); `.pth`/`.pt` files (zip-format `torch.save` of a state
 //! dict, as the original Wan release ships them) are read tensor by tensor with
 //! [`candle_core::pickle`]. When a checkpoint is opened for a [`Component`], its layout and key
 //! prefix are detected ([`crate::layout::detect`]) and every key is renamed to the name the
@@ -11,10 +12,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::pickle::PthTensors;
-use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 
+use super::safetensors_file::SafetensorsFile;
 use crate::error::{Result, TensorShapeError, WanError};
 use crate::layout::{self, Component, Layout};
 
@@ -23,7 +24,7 @@ const NESTED_STATE_DICT_KEYS: [&str; 3] = ["state_dict", "model", "module"];
 
 /// One weight file.
 enum WeightFile {
-    Safetensors(MmapedSafetensors),
+    Safetensors(SafetensorsFile),
     Pth(PthTensors),
 }
 
@@ -38,20 +39,14 @@ impl WeightFile {
         if is_pickle(path) {
             return open_pth(path).map(WeightFile::Pth);
         }
-        // SAFETY: the file is mapped read-only; like every safetensors loader we assume it is not
-        // modified while the model holds it.
-        let st = unsafe { MmapedSafetensors::new(path) }.map_err(|e| file_error(path, e))?;
+        let st = SafetensorsFile::open(path).map_err(|e| file_error(path, e))?;
         Ok(WeightFile::Safetensors(st))
     }
 
     /// Every tensor's name and shape.
     fn shapes(&self) -> Vec<(String, Vec<usize>)> {
         match self {
-            WeightFile::Safetensors(st) => st
-                .tensors()
-                .into_iter()
-                .map(|(n, v)| (n, v.shape().to_vec()))
-                .collect(),
+            WeightFile::Safetensors(st) => st.shapes(),
             WeightFile::Pth(p) => p
                 .tensor_infos()
                 .iter()

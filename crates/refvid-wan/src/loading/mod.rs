@@ -20,6 +20,7 @@
 
 pub mod checkpoint;
 pub mod infer;
+pub mod safetensors_file;
 pub mod source;
 
 use std::collections::BTreeSet;

@@ -2,8 +2,8 @@
 //! device that modules and blocks are built from again and again.
 //!
 //! - On the **CPU** the home is the checkpoint's own builder: every build reads the tensors out
-//!   of the memory-mapped files (converting the dtype, merging LoRAs) and the mapped pages are
-//!   handed back right after, so nothing but what is built stays resident.
+//!   of the files with positioned reads (converting the dtype, merging LoRAs); no map is kept,
+//!   so nothing but what is built stays resident.
 //! - On **CUDA** it is a host copy: the module is built once on the CPU through a recording
 //!   backend ([`HostCopy`]) that keeps every tensor the model asked for, in the dtype it asked
 //!   for (LoRAs merged); building on the device is then one host-to-device copy per tensor, with

@@ -10,8 +10,10 @@
 //!   being loaded meanwhile by a prefetch thread ([`blocks::BlockStream`]).
 //!
 //! Between uses the weights live in a *home* ([`home`]): on the CPU that is the checkpoint
-//! itself — safetensors are memory-mapped and a read hands its pages back to the page cache, so
-//! building a block costs one copy out of the map and the process keeps only what is built —;
+//! itself — safetensors are read tensor by tensor into owned buffers
+//! ([`crate::loading::safetensors_file`]; the page cache keeps the files warm without counting in
+//! the process's memory), so building a block costs one read and the process keeps only what is
+//! built —;
 //! on CUDA it is a host copy in the compute dtype (LoRAs already merged), recorded once at load,
 //! from which a module or block is one host-to-device copy.
 //!
