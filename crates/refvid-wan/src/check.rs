@@ -18,6 +18,12 @@
 //! `cache_decisions.{pass}` (u8, 1 where every block ran; pipeline: pass 0 conditional,
 //! 1 unconditional; phantom: 0 prompt and references, 1 negative prompt and references,
 //! 2 negative prompt alone). LoRAs (`loras`) apply to the modules that load a transformer.
+//!
+//! [`run_check_placed`] takes `--offload` and `--vae-tiling` ([`CheckPlacement`]) and places the
+//! modules as the engines do ([`crate::offload`]): the text
+//! encoder and transformer are built for their run only (`model`) or streamed block by block
+//! (`blocks`); the pipelines stage every module. A VAE module runs once either way, so for
+//! `vae_encode`/`vae_decode` the mode only decides the decoder's tiling (`vae_tiling`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,9 +32,9 @@ use std::str::FromStr;
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Result, WanError};
-use crate::loading::load_text_encoder;
 pub use crate::loading::load_transformer;
 use crate::models::phantom::{self, PhantomPipeline};
+use crate::offload::{Offload, Placement, TilingChoice, load};
 pub use crate::runtime::{DeviceKind, Precision};
 use crate::vace::VaceInput;
 use crate::vae::WanVae;
@@ -113,8 +119,31 @@ pub struct CheckArgs {
     pub loras: Vec<crate::lora::LoraSpec>,
 }
 
-/// Runs the module on the inputs and writes the outputs (see the module docs for the names).
+/// Where the modules of a check wait between uses (`--offload`, `--vae-tiling`; the defaults
+/// keep everything on the device and decode whole frames).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckPlacement {
+    /// `--offload` (default none).
+    pub offload: Offload,
+    /// `--vae-tiling` (default: as `offload` implies).
+    pub vae_tiling: TilingChoice,
+}
+
+/// How the modules of `args` run under `place` on `device`.
+fn placing(args: &CheckArgs, place: CheckPlacement, device: &Device) -> Placement {
+    Placement::new(args.dtype.dtype(), device)
+        .with_offload(place.offload)
+        .with_vae_tiling(place.vae_tiling.tiling(place.offload))
+}
+
+/// Runs the module on the inputs and writes the outputs (see the module docs for the names),
+/// everything kept on the device.
 pub fn run_check(args: &CheckArgs) -> Result<()> {
+    run_check_placed(args, CheckPlacement::default())
+}
+
+/// [`run_check`] with the modules placed as `place` says.
+pub fn run_check_placed(args: &CheckArgs, place: CheckPlacement) -> Result<()> {
     if args.cache.is_on() && !matches!(args.module, Module::Pipeline | Module::Phantom) {
         return Err(WanError::Input(format!(
             "--cache {} applies to the pipeline and phantom modules, not {}",
@@ -135,27 +164,24 @@ pub fn run_check(args: &CheckArgs) -> Result<()> {
     let device = args.device.open()?;
     let inputs = read_inputs(&args.inputs, &device)?;
     let outputs = match args.module {
-        Module::TextEncoder => run_text_encoder(args, &inputs, &device)?,
-        Module::Transformer => run_transformer(args, &inputs, &device)?,
-        Module::VaeEncode => run_vae_encode(args, &inputs, &device)?,
-        Module::VaeDecode => run_vae_decode(args, &inputs, &device)?,
+        Module::TextEncoder => run_text_encoder(args, place, &inputs, &device)?,
+        Module::Transformer => run_transformer(args, place, &inputs, &device)?,
+        Module::VaeEncode => run_vae_encode(args, place, &inputs, &device)?,
+        Module::VaeDecode => run_vae_decode(args, place, &inputs, &device)?,
         Module::Pipeline => {
-            let pipe = crate::pipeline::WanVacePipeline::load_with_loras(
+            let pipe = crate::pipeline::WanVacePipeline::load_placed(
                 &args.model,
-                args.dtype.dtype(),
-                &device,
+                &placing(args, place, &device),
                 &args.loras,
             )?;
             crate::pipeline::check::run(&pipe, &inputs, &args.cache)?
         }
         Module::Phantom => {
-            let dtype = args.dtype.dtype();
             let transformer = phantom_transformer(&args.model)?;
-            let pipe = PhantomPipeline::load_with_loras(
+            let pipe = PhantomPipeline::load_placed(
                 &args.model,
                 &transformer,
-                dtype,
-                &device,
+                &placing(args, place, &device),
                 false,
                 &args.loras,
             )?;
@@ -201,10 +227,12 @@ fn input<'a>(inputs: &'a HashMap<String, Tensor>, name: &str) -> Result<&'a Tens
 
 fn run_text_encoder(
     args: &CheckArgs,
+    place: CheckPlacement,
     inputs: &HashMap<String, Tensor>,
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
-    let model = load_text_encoder(&args.model, args.dtype.dtype(), device)?;
+    let model = load::text_encoder(&args.model, &placing(args, place, device))?;
+    let model = model.get()?;
     let ids = input(inputs, "input_ids")?;
     let mask = inputs.get("attention_mask");
     let h = model.forward(ids, mask)?;
@@ -216,12 +244,13 @@ fn run_text_encoder(
 
 fn run_transformer(
     args: &CheckArgs,
+    place: CheckPlacement,
     inputs: &HashMap<String, Tensor>,
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
     let dtype = args.dtype.dtype();
-    let model =
-        crate::loading::load_transformer_with_loras(&args.model, dtype, device, &args.loras)?;
+    let (_, model) = load::transformer(&args.model, &placing(args, place, device), &args.loras)?;
+    let model = model.get()?;
     let x = input(inputs, "hidden_states")?.to_dtype(dtype)?;
     let t = input(inputs, "timestep")?.to_dtype(DType::F32)?;
     let text = input(inputs, "encoder_hidden_states")?.to_dtype(dtype)?;
@@ -256,11 +285,13 @@ fn run_transformer(
 
 fn run_vae_encode(
     args: &CheckArgs,
+    place: CheckPlacement,
     inputs: &HashMap<String, Tensor>,
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
     let sample = input(inputs, "sample")?;
-    let vae = WanVae::load(&args.model, args.dtype.dtype(), device)?;
+    let tiling = placing(args, place, device).vae_tiling;
+    let vae = WanVae::load(&args.model, args.dtype.dtype(), device)?.with_tiling(tiling);
     let mean = vae.encode(sample)?;
     Ok(HashMap::from([(
         "latent_mean".to_string(),
@@ -270,11 +301,13 @@ fn run_vae_encode(
 
 fn run_vae_decode(
     args: &CheckArgs,
+    place: CheckPlacement,
     inputs: &HashMap<String, Tensor>,
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
     let z = input(inputs, "z")?;
-    let vae = WanVae::load(&args.model, args.dtype.dtype(), device)?;
+    let tiling = placing(args, place, device).vae_tiling;
+    let vae = WanVae::load(&args.model, args.dtype.dtype(), device)?.with_tiling(tiling);
     let sample = vae.decode(z)?;
     Ok(HashMap::from([(
         "sample".to_string(),

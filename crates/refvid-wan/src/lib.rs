@@ -46,5 +46,5 @@ pub mod umt5;
 pub mod vace;
 pub mod vae;
 
-pub use check::{CheckArgs, Module, run_check};
+pub use check::{CheckArgs, CheckPlacement, Module, run_check, run_check_placed};
 pub use error::{Result, WanError};

@@ -391,3 +391,57 @@ fn streamed_text_encoder_matches_and_streams_its_layers() {
     let s = encoder.block_stream().unwrap().stats();
     assert_eq!((s.loads, s.prefetch_hits), (4, 2), "3 layers: {s:?}");
 }
+
+/// `wan check` with `--offload blocks` (and `model`) writes the same outputs as without, for
+/// every module that loads a model.
+#[test]
+fn the_check_command_gives_the_same_outputs_in_every_offload_mode() {
+    use refvid_wan::offload::TilingChoice;
+    use refvid_wan::runtime::{DeviceKind, Precision};
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("transformer", "tiny-vace", "vace_inputs.safetensors"),
+        (
+            "text_encoder",
+            "tiny-vace/text_encoder",
+            "text_encoder_inputs.safetensors",
+        ),
+        ("vae_decode", "tiny-vace", "vae_decode_inputs.safetensors"),
+        ("pipeline", "tiny-vace-r2v", "pipeline_inputs.safetensors"),
+    ];
+    for (module, model, inputs) in cases {
+        let run = |offload: Offload| {
+            let out = dir.path().join(format!("{module}-{offload}.safetensors"));
+            let args = refvid_wan::CheckArgs {
+                model: fixtures().join(model),
+                module: module.parse().unwrap(),
+                inputs: fixtures().join(inputs),
+                out: out.clone(),
+                dtype: Precision::F32,
+                device: DeviceKind::Cpu,
+                cache: Default::default(),
+                loras: Vec::new(),
+            };
+            // Tiles only where the frames are larger than one (not here): exact either way.
+            let place = refvid_wan::check::CheckPlacement {
+                offload,
+                vae_tiling: TilingChoice::Auto,
+            };
+            refvid_wan::check::run_check_placed(&args, place)
+                .unwrap_or_else(|e| panic!("{module} --offload {offload}: {e}"));
+            candle_core::safetensors::load(&out, &Device::Cpu).unwrap()
+        };
+        let reference = run(Offload::None);
+        for offload in [Offload::Model, Offload::Blocks] {
+            let got = run(offload);
+            assert_eq!(got.len(), reference.len(), "{module}");
+            for (name, want) in &reference {
+                assert_identical(
+                    &format!("{module} {name}, --offload {offload}"),
+                    &got[name],
+                    want,
+                );
+            }
+        }
+    }
+}

@@ -12,7 +12,7 @@ use candle_core::Device;
 
 use crate::error::WanError;
 use crate::lora::LoraSpec;
-use crate::offload::{Offload, Placement};
+use crate::offload::{Offload, Placement, TilingChoice};
 use crate::runtime::{DeviceKind, Precision};
 
 /// What every Wan-family model needs besides its own options: the folder, where and in which
@@ -33,6 +33,8 @@ pub struct ModelPlace {
     pub loras: Vec<LoraSpec>,
     /// What stays on the device between uses (`--offload`, see [`crate::offload`]).
     pub offload: Offload,
+    /// Whether the VAE decodes in tiles (`--vae-tiling`; by default as `offload` implies).
+    pub vae_tiling: TilingChoice,
 }
 
 impl ModelPlace {
@@ -46,6 +48,7 @@ impl ModelPlace {
             fps: 16,
             loras: Vec::new(),
             offload: Offload::None,
+            vae_tiling: TilingChoice::Auto,
         }
     }
 
@@ -70,11 +73,14 @@ impl ModelPlace {
 
     /// Opens the device and says how the modules are placed on it.
     pub fn placement(&self) -> Result<Placement, WanError> {
-        Ok(Placement::new(self.precision.dtype(), &self.open_device()?).with_offload(self.offload))
+        Ok(Placement::new(self.precision.dtype(), &self.open_device()?)
+            .with_offload(self.offload)
+            .with_vae_tiling(self.vae_tiling.tiling(self.offload)))
     }
 
     /// `("dtype", …)`, `("device", …)`, with LoRAs `("loras", "file:scale,…")` (file names
-    /// only) and, when offloading, `("offload", …)` for `request_info`.
+    /// only), when offloading `("offload", …)` and when the VAE decodes in tiles
+    /// `("vae_tiling", "on")`, for `request_info`.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![
             ("dtype", self.precision.to_string()),
@@ -93,6 +99,9 @@ impl ModelPlace {
         }
         if self.offload != Offload::None {
             out.push(("offload", self.offload.to_string()));
+        }
+        if self.vae_tiling.tiling(self.offload).is_some() {
+            out.push(("vae_tiling", "on".to_string()));
         }
         out
     }

@@ -101,6 +101,63 @@ impl FromStr for Offload {
     }
 }
 
+/// Whether the VAE decodes in tiles (`--vae-tiling`): as the offload mode implies (`auto`:
+/// tiles with `model` and `blocks`, none without offload), or always (`on`) or never (`off`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TilingChoice {
+    /// The offload mode's tiling ([`Offload::vae_tiling`]).
+    #[default]
+    Auto,
+    /// Diffusers' default tiles whatever the offload mode.
+    On,
+    /// Whole frames whatever the offload mode.
+    Off,
+}
+
+impl TilingChoice {
+    /// Every value, in the order the command line lists them.
+    pub const ALL: [TilingChoice; 3] = [TilingChoice::Auto, TilingChoice::On, TilingChoice::Off];
+
+    /// The tiling the VAE decodes with under `offload`.
+    pub fn tiling(self, offload: Offload) -> Option<VaeTiling> {
+        match self {
+            TilingChoice::Auto => offload.vae_tiling(),
+            TilingChoice::On => Some(VaeTiling::default()),
+            TilingChoice::Off => None,
+        }
+    }
+
+    /// The command-line spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            TilingChoice::Auto => "auto",
+            TilingChoice::On => "on",
+            TilingChoice::Off => "off",
+        }
+    }
+}
+
+impl fmt::Display for TilingChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for TilingChoice {
+    type Err = WanError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        TilingChoice::ALL
+            .into_iter()
+            .find(|o| o.name() == s)
+            .ok_or_else(|| {
+                WanError::Input(format!(
+                    "unknown VAE tiling `{s}` (expected auto, on or off)"
+                ))
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +172,29 @@ mod tests {
         assert_eq!(Offload::None.vae_tiling(), None);
         assert!(Offload::Blocks.vae_tiling().is_some() && Offload::Blocks.per_stage());
         assert!(!Offload::Model.streams_blocks());
+    }
+
+    #[test]
+    fn tiling_follows_the_offload_mode_unless_told() {
+        for c in TilingChoice::ALL {
+            assert_eq!(c.to_string().parse::<TilingChoice>().unwrap(), c);
+        }
+        assert!(
+            "yes"
+                .parse::<TilingChoice>()
+                .unwrap_err()
+                .to_string()
+                .contains("auto, on")
+        );
+        assert_eq!(TilingChoice::Auto.tiling(Offload::None), None);
+        assert_eq!(
+            TilingChoice::Auto.tiling(Offload::Model),
+            Some(VaeTiling::default())
+        );
+        assert_eq!(
+            TilingChoice::On.tiling(Offload::None),
+            Some(VaeTiling::default())
+        );
+        assert_eq!(TilingChoice::Off.tiling(Offload::Blocks), None);
     }
 }
