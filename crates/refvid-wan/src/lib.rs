@@ -19,12 +19,15 @@
 //! - [`offload`]: `--offload none|model|blocks` — modules built per stage, blocks streamed to
 //!   the device one at a time with the next prefetched.
 //! - [`runtime`]: precision and device as the command line spells them.
+//! - [`bench`]: `refvid wan bench` — a generation at a model's real shapes with random weights,
+//!   timed per stage, with peak memory.
 //! - [`check`]: the parity command (`refvid wan check`) as a library function.
 //!
 //! Everything is checked against diffusers/transformers on tiny random-weight models; see
 //! `tests/fixtures/README.md`.
 
 pub mod attention;
+pub mod bench;
 pub mod check;
 pub mod conv3d;
 pub mod engine;

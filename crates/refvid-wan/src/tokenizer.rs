@@ -25,8 +25,20 @@ pub struct PromptTokenizer {
 impl PromptTokenizer {
     /// Loads a `tokenizer.json`; `max_len` is the padded length (use [`TEXT_LEN`]).
     pub fn from_file(path: &Path, max_len: usize) -> Result<Self> {
-        let mut inner = Tokenizer::from_file(path)
+        let inner = Tokenizer::from_file(path)
             .map_err(|e| WanError::Tokenizer(format!("{}: {e}", path.display())))?;
+        Self::from_tokenizer(inner, max_len)
+    }
+
+    /// A tokenizer from the text of a `tokenizer.json`.
+    pub fn from_json(json: &str, max_len: usize) -> Result<Self> {
+        let inner = json
+            .parse::<Tokenizer>()
+            .map_err(|e| WanError::Tokenizer(format!("tokenizer.json: {e}")))?;
+        Self::from_tokenizer(inner, max_len)
+    }
+
+    fn from_tokenizer(mut inner: Tokenizer, max_len: usize) -> Result<Self> {
         let pad_id = inner
             .get_padding()
             .map(|p| p.pad_id)

@@ -17,7 +17,7 @@ use crate::loading::{
 use crate::lora::LoraSpec;
 use crate::pipeline::VaeCodec;
 use crate::transformer::{WanConfig, WanTransformer};
-use crate::umt5::Umt5Encoder;
+use crate::umt5::{Umt5Config, Umt5Encoder};
 use crate::vae::{VaeConfig, VaeTiling, WanVae};
 
 /// Where and how a model's modules run.
@@ -68,7 +68,7 @@ fn open(model: &Path, component: Component) -> Result<(crate::loading::ModuleSou
 /// Stages a module whose weights `host` reads on the CPU: kept (built on the device) without
 /// offload; otherwise built for each stage from its home, by `build` (`model`) or `streamed`
 /// (`blocks`).
-fn stage<M: 'static>(
+pub fn stage<M: 'static>(
     host: VarBuilder<'static>,
     at: &Placement,
     build: impl Fn(VarBuilder<'static>) -> Result<M> + Send + Sync + 'static,
@@ -88,13 +88,22 @@ fn stage<M: 'static>(
 pub fn text_encoder(model: &Path, at: &Placement) -> Result<Staged<Umt5Encoder>> {
     let (source, ckpt) = open(model, Component::TextEncoder)?;
     let cfg = text_encoder_config(&source, &ckpt)?;
-    let host = from_checkpoint(ckpt, at.dtype, &Device::Cpu);
-    let c = cfg.clone();
+    text_encoder_from(&cfg, from_checkpoint(ckpt, at.dtype, &Device::Cpu), at)
+}
+
+/// A UMT5 encoder of `cfg` whose weights `host` (a CPU builder in the compute dtype) holds,
+/// staged as `at` says.
+pub fn text_encoder_from(
+    cfg: &Umt5Config,
+    host: VarBuilder<'static>,
+    at: &Placement,
+) -> Result<Staged<Umt5Encoder>> {
+    let (c, s) = (cfg.clone(), cfg.clone());
     stage(
         host,
         at,
         move |vb| Ok(Umt5Encoder::new(&c, vb)?),
-        move |vb| Ok(Umt5Encoder::new_streamed(&cfg, vb)?),
+        move |vb| Ok(Umt5Encoder::new_streamed(&s, vb)?),
     )
 }
 
@@ -106,21 +115,39 @@ pub fn transformer(
     loras: &[LoraSpec],
 ) -> Result<(WanConfig, Staged<WanTransformer>)> {
     let (cfg, host) = transformer_weights(model, at.dtype, &Device::Cpu, loras)?;
+    let staged = transformer_from(&cfg, host, at)?;
+    Ok((cfg, staged))
+}
+
+/// A transformer of `cfg` whose weights `host` (a CPU builder in the compute dtype) holds,
+/// staged as `at` says.
+pub fn transformer_from(
+    cfg: &WanConfig,
+    host: VarBuilder<'static>,
+    at: &Placement,
+) -> Result<Staged<WanTransformer>> {
     let (c, s) = (cfg.clone(), cfg.clone());
-    let staged = stage(
+    stage(
         host,
         at,
         move |vb| Ok(WanTransformer::new(&c, vb)?),
         move |vb| Ok(WanTransformer::new_streamed(&s, vb)?),
-    )?;
-    Ok((cfg, staged))
+    )
 }
 
 /// The VAE of `model` in f32, staged (the VAE has no blocks to stream: `blocks` stages it as
 /// `model` does), with the placement's tiling.
 pub fn vae(model: &Path, at: &Placement) -> Result<Box<dyn VaeCodec>> {
     let (config, ckpt) = open_vae(model)?;
-    let host = from_checkpoint(ckpt, DType::F32, &Device::Cpu);
+    vae_from(config, from_checkpoint(ckpt, DType::F32, &Device::Cpu), at)
+}
+
+/// A VAE of `config` whose weights `host` (a CPU builder in f32) holds, staged as `at` says.
+pub fn vae_from(
+    config: VaeConfig,
+    host: VarBuilder<'static>,
+    at: &Placement,
+) -> Result<Box<dyn VaeCodec>> {
     let tiling = at.vae_tiling;
     let c = config.clone();
     let build = move |vb| Ok(WanVae::new(c.clone(), vb)?.with_tiling(tiling));

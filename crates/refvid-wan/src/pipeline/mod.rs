@@ -376,6 +376,11 @@ impl WanVacePipeline {
         self.text.encode(prompt)
     }
 
+    /// `prompt_embeds` of several prompts, the text encoder built once for all.
+    pub fn encode_prompts(&self, prompts: &[&str]) -> Result<Vec<Tensor>> {
+        self.text.encode_all(prompts)
+    }
+
     /// Forgets the cached VAE encoding of the all-grey video.
     pub fn clear_cache(&self) {
         *self.zero_video.lock().expect("zero-video cache poisoned") = None;
