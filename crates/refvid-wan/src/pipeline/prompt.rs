@@ -100,16 +100,25 @@ mod tests {
     #[test]
     fn mentions_become_the_subjects_names() {
         let names = ["cat", "red_fox", "mary-jane", "red ball"];
-        assert_eq!(rewrite_mentions("@cat chases @3.", &names), "cat chases mary-jane.");
+        assert_eq!(
+            rewrite_mentions("@cat chases @3.", &names),
+            "cat chases mary-jane."
+        );
         assert_eq!(rewrite_mentions("@RED_FOX jumps", &names), "red fox jumps");
-        assert_eq!(rewrite_mentions("@red ball, @4!", &names), "red ball, red ball!");
+        assert_eq!(
+            rewrite_mentions("@red ball, @4!", &names),
+            "red ball, red ball!"
+        );
         assert_eq!(rewrite_mentions("@2 and @1", &names), "red fox and cat");
     }
 
     #[test]
     fn unknown_mentions_are_read_by_their_word() {
         assert_eq!(rewrite_mentions("@red_fox jumps", &[]), "red fox jumps");
-        assert_eq!(rewrite_mentions("with @mary-jane, ok", &[]), "with mary-jane, ok");
+        assert_eq!(
+            rewrite_mentions("with @mary-jane, ok", &[]),
+            "with mary-jane, ok"
+        );
         assert_eq!(rewrite_mentions("(@Émile)", &[]), "(Émile)");
         assert_eq!(rewrite_mentions("@cat-", &[]), "cat-");
     }
