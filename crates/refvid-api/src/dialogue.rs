@@ -94,15 +94,16 @@ struct Span {
     subject: usize,
 }
 
-/// The prompt's mentions of known subjects (the one `@mention` rule of the API).
+/// The prompt's mentions of known subjects (refvid-prompt's one `@mention` rule).
 fn mention_spans(prompt: &str, names: &[&str]) -> Vec<Span> {
-    crate::prompt_refs::find_refs(prompt, names)
-        .unwrap_or_default()
+    refvid_prompt::mentions(prompt, names)
         .into_iter()
-        .map(|r| Span {
-            start: r.start,
-            end: r.end,
-            subject: r.subject,
+        .filter_map(|m| {
+            Some(Span {
+                start: m.start,
+                end: m.end,
+                subject: m.subject()?,
+            })
         })
         .collect()
 }
