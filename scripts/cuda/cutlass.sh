@@ -1,8 +1,10 @@
 #!/bin/bash
 # CUTLASS headers for the `flash-attn` feature without GitHub: PyPI's nvidia-cutlass 3.5.1.0 wheel
 # carries include/ and tools/util/include/ under cutlass_library/source/. Unpacks them to
-# $CU13/cutlass (default /tmp/cu13/cutlass) and adds CUTLASS_DIR to $CU13/env.sh if there is one
-# (cu13-toolkit.sh writes it). usage: bash scripts/cuda/cutlass.sh
+# $CU13/cutlass (default /tmp/cu13/cutlass), adds CUTLASS_DIR to $CU13/env.sh if there is one
+# (cu13-toolkit.sh writes it), and links them where candle-flash-attn 0.11.1's build (cudaforge)
+# looks for its pinned CUTLASS checkout before cloning it from GitHub, which is unreachable here.
+# usage: bash scripts/cuda/cutlass.sh
 set -euo pipefail
 CU13=${CU13:-/tmp/cu13}
 WHL=${WHL:-/tmp/cu13-wheels}
@@ -18,4 +20,11 @@ rm -rf "$T"
 if [ -f "$CU13/env.sh" ]; then
   grep -q CUTLASS_DIR "$CU13/env.sh" || echo "export CUTLASS_DIR=$CU13/cutlass" >> "$CU13/env.sh"
 fi
+# candle-flash-attn 0.11.1 pins this CUTLASS commit (its build.rs, CUTLASS_COMMIT).
+PIN=7d49e6c7e2f8896c47f586706e67e1fb215529dc
+CO="${CUDAFORGE_HOME:-$HOME/.cudaforge}/git/checkouts/cutlass-${PIN:0:16}"
+rm -rf "$CO" && mkdir -p "$CO/.git" "$CO/tools/util"
+ln -s "$CU13/cutlass/include" "$CO/include"
+ln -s "$CU13/cutlass/tools/util/include" "$CO/tools/util/include"
+echo "$PIN" > "$CO/.git/HEAD"
 echo "ok: CUTLASS_DIR=$CU13/cutlass ($(find "$CU13/cutlass" -type f | wc -l) files)"

@@ -53,7 +53,7 @@ pub fn multi_head_attention(
     if uses_flash(q) {
         // The kernel wants `[B, N, H, D]` with the last dimension contiguous.
         let bnhd = |t: &Tensor| t.transpose(1, 2)?.contiguous();
-        return candle_flash_attn::flash_attn(&bnhd(q)?, &bnhd(k)?, &bnhd(v)?, scale as f32);
+        return candle_flash_attn::flash_attn(&bnhd(q)?, &bnhd(k)?, &bnhd(v)?, scale as f32, false);
     }
     chunked_attention(q, k, v, scale, max_score_elements)?.transpose(1, 2)
 }
