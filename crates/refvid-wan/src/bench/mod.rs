@@ -1,5 +1,5 @@
 //! `refvid wan bench`: one generation at a model's real shapes with random weights, timed stage
-//! by stage, with its peak memory (contract: `shared/spec/PARITY.md`, "Bench").
+//! by stage, with its peak memory (contract: `docs/PARITY.md`, "Bench").
 //!
 //! Nothing is downloaded or read: every weight is made where it is needed
 //! ([`random::RandomWeights`]: copies of a pool of normal values drawn once on the device, in
