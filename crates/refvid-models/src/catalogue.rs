@@ -82,6 +82,39 @@ pub const CATALOGUE: &[Entry] = &[
             },
         ],
     },
+    // Step-distillation LoRAs for `--preset fast` (4 steps, no guidance): T2V LoRAs merge into
+    // the main blocks of VACE and into Phantom's transformer of the same size. Their file names
+    // carry a distillation marker, so `--lora FILE` allows `--preset fast` by itself.
+    Entry {
+        name: "lightx2v-t2v-14b-4step",
+        about: "LightX2V 4-step distill LoRA (rank 64) for Wan2.1-T2V-14B: `--lora` it with `--preset fast` on wan2.1-vace-14b or a Phantom-Wan-14B",
+        parts: &[Part {
+            repo: "lightx2v/Wan2.1-Distill-Loras",
+            revision: "main",
+            include: &["wan2.1_t2v_14b_lora_rank64_lightx2v_4step.safetensors"],
+            subdir: "",
+        }],
+    },
+    Entry {
+        name: "causvid-t2v-14b",
+        about: "CausVid LoRA v2 (rank 32, Kijai's extraction) for Wan2.1-T2V-14B: `--lora` it with `--preset fast` on wan2.1-vace-14b",
+        parts: &[Part {
+            repo: "Kijai/WanVideo_comfy",
+            revision: "main",
+            include: &["Wan21_CausVid_14B_T2V_lora_rank32_v2.safetensors"],
+            subdir: "",
+        }],
+    },
+    Entry {
+        name: "causvid-t2v-1.3b",
+        about: "CausVid bidirectional LoRA (rank 32, Kijai's extraction) for Wan2.1-T2V-1.3B: `--lora` it with `--preset fast` on wan2.1-vace-1.3b or phantom-wan-1.3b",
+        parts: &[Part {
+            repo: "Kijai/WanVideo_comfy",
+            revision: "main",
+            include: &["Wan21_CausVid_bidirect2_T2V_1_3B_lora_rank32.safetensors"],
+            subdir: "",
+        }],
+    },
 ];
 
 /// The catalogue entry with this name.

@@ -90,6 +90,9 @@ pub enum ModelsError {
     /// `--model NAME` names something that has not been pulled.
     #[error("{name} is not pulled into {}: run `refvid models pull {name}` first", dir.display())]
     NotPulled { name: String, dir: PathBuf },
+    /// A single file (`--lora NAME`) was asked of a name pulled with several.
+    #[error("{name} holds {count} files, not one: give the file's path instead")]
+    NotOneFile { name: String, count: usize },
 }
 
 impl ModelsError {

@@ -274,8 +274,14 @@ fn hash(file: FakeFile) -> Hashed {
 }
 
 impl Hub {
-    /// The repository, or why it is refused (unknown, or gated without its token).
-    fn repo(&self, id: &str, headers: &HeaderMap) -> Result<&(FakeRepo, Vec<Hashed>), Refusal> {
+    /// The repository at a revision (`main` or its commit), or why it is refused (unknown,
+    /// gated without its token, or no such revision).
+    fn repo(
+        &self,
+        id: &str,
+        rev: &str,
+        headers: &HeaderMap,
+    ) -> Result<&(FakeRepo, Vec<Hashed>), Refusal> {
         let found = self
             .repos
             .iter()
@@ -287,6 +293,7 @@ impl Hub {
             .and_then(|v| v.strip_prefix("Bearer "));
         match &found.0.token {
             Some(token) if presented != Some(token.as_str()) => Err(Refusal::Gated),
+            _ if rev != "main" && rev != found.0.commit => Err(Refusal::Revision(rev.into())),
             _ => Ok(found),
         }
     }
@@ -309,6 +316,7 @@ impl Hub {
 enum Refusal {
     Unknown,
     Gated,
+    Revision(String),
 }
 
 impl IntoResponse for Refusal {
@@ -323,6 +331,11 @@ impl IntoResponse for Refusal {
                 StatusCode::UNAUTHORIZED,
                 "GatedRepo",
                 "Invalid username or password.",
+            ),
+            Self::Revision(rev) => refuse(
+                StatusCode::NOT_FOUND,
+                "RevisionNotFound",
+                &format!("Invalid rev id: {rev}"),
             ),
         }
     }
@@ -342,17 +355,10 @@ async fn info(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let (repo, files) = match hub.repo(&format!("{org}/{repo}"), &headers) {
+    let (repo, files) = match hub.repo(&format!("{org}/{repo}"), &rev, &headers) {
         Ok(found) => found,
         Err(refused) => return refused.into_response(),
     };
-    if rev != "main" && rev != repo.commit {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "RevisionNotFound",
-            &format!("Invalid rev id: {rev}"),
-        );
-    }
     let blobs = query.get("blobs").is_some_and(|v| v == "true");
     let siblings: Vec<serde_json::Value> = files.iter().map(|h| sibling(repo, h, blobs)).collect();
     axum::Json(serde_json::json!({
@@ -384,13 +390,10 @@ async fn resolve(
     Path((org, repo, rev, path)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let (repo, files) = match hub.repo(&format!("{org}/{repo}"), &headers) {
+    let (repo, files) = match hub.repo(&format!("{org}/{repo}"), &rev, &headers) {
         Ok(found) => found,
         Err(refused) => return refused.into_response(),
     };
-    if rev != "main" && rev != repo.commit {
-        return refuse(StatusCode::NOT_FOUND, "RevisionNotFound", "Invalid rev id");
-    }
     let Some(file) = files.iter().find(|h| h.file.path == path) else {
         return refuse(StatusCode::NOT_FOUND, "EntryNotFound", "Entry not found");
     };

@@ -135,6 +135,24 @@ impl ModelsDir {
         }
     }
 
+    /// The one file of a pulled name (a LoRA: `--lora NAME`), every file in place.
+    pub fn resolve_file(&self, name: &str) -> Result<PathBuf, ModelsError> {
+        let folder = self.resolve(name)?;
+        let manifest = self.manifest(name).expect("resolve read it");
+        let mut files = manifest.parts.iter().flat_map(|part| {
+            part.files
+                .iter()
+                .map(|f| folder.join(&part.subdir).join(&f.path))
+        });
+        match (files.next(), files.count()) {
+            (Some(file), 0) => Ok(file),
+            (first, rest) => Err(ModelsError::NotOneFile {
+                name: name.into(),
+                count: usize::from(first.is_some()) + rest,
+            }),
+        }
+    }
+
     /// Free bytes on the file system holding the models directory (or its nearest parent).
     pub fn free_bytes(&self) -> Option<u64> {
         let mut dir = self.root.as_path();
@@ -216,7 +234,23 @@ mod tests {
         assert_eq!(models.resolve("org/repo").unwrap(), folder);
         assert_eq!(models.manifests(), vec![manifest.clone()]);
         assert_eq!(manifest.on_disk(), (2, 0));
+        assert_eq!(
+            models.resolve_file("org/repo").unwrap(),
+            folder.join("a.json")
+        );
+        let mut two = Manifest {
+            name: "org/two".into(),
+            ..manifest.clone()
+        };
+        two.parts[0].files.push(PulledFile {
+            path: "a.json".into(),
+            size: 2,
+        });
+        models.write_manifest(&two).unwrap();
+        let err = models.resolve_file("org/two").unwrap_err();
+        assert!(err.to_string().contains("holds 2 files"), "{err}");
         std::fs::remove_file(folder.join("a.json")).unwrap();
         assert!(models.resolve("org/repo").is_err());
+        assert!(models.resolve_file("org/repo").is_err());
     }
 }

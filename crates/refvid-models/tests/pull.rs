@@ -52,6 +52,11 @@ fn wan_like(id: &str, weights_len: u64) -> FakeRepo {
     )
 }
 
+/// A weights file of `len` pattern bytes.
+fn lfs(path: &str, len: u64, seed: u64) -> FakeFile {
+    FakeFile::lfs(path, Content::Pattern { len, seed })
+}
+
 fn config(hub: &FakeHub) -> HubConfig {
     HubConfig {
         chunk_size: MIB as usize,
@@ -201,22 +206,31 @@ async fn a_corrupted_file_is_fetched_again() {
     );
 }
 
-#[tokio::test]
-async fn bytes_that_never_match_the_hub_checksum_are_refused_and_not_kept() {
+/// Pulls the weights of a repository whose metadata claims `size` bytes hashing to `sha256`.
+async fn pull_weights_claiming(
+    size: u64,
+    sha256: String,
+) -> (FakeHub, tempfile::TempDir, String, ModelsError) {
     let mut repo = wan_like("org/model", MIB);
-    repo.claimed.insert(WEIGHTS.into(), (MIB, "ab".repeat(32)));
+    repo.claimed.insert(WEIGHTS.into(), (size, sha256));
     let commit = repo.commit.clone();
     let hub = FakeHub::start(vec![repo]).await;
     let dir = tempfile::tempdir().unwrap();
-    let models = ModelsDir::new(dir.path());
     let err = pull(
-        &models,
+        &ModelsDir::new(dir.path()),
         &format!("org/model:{WEIGHTS}"),
         &config(&hub),
         &quiet(),
     )
     .await
     .unwrap_err();
+    (hub, dir, commit, err)
+}
+
+#[tokio::test]
+async fn bytes_that_never_match_the_hub_checksum_are_refused_and_not_kept() {
+    let (hub, dir, commit, err) = pull_weights_claiming(MIB, "ab".repeat(32)).await;
+    let models = ModelsDir::new(dir.path());
     assert!(matches!(err, ModelsError::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains(&"ab".repeat(32)), "{err}");
     assert_eq!(
@@ -294,20 +308,7 @@ async fn gated_and_missing_things_fail_with_what_to_do() {
 
 #[tokio::test]
 async fn a_pull_that_cannot_fit_is_refused_before_downloading() {
-    let mut repo = wan_like("org/model", MIB);
-    repo.claimed
-        .insert(WEIGHTS.into(), (1 << 50, "00".repeat(32)));
-    let hub = FakeHub::start(vec![repo]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let models = ModelsDir::new(dir.path());
-    let err = pull(
-        &models,
-        &format!("org/model:{WEIGHTS}"),
-        &config(&hub),
-        &quiet(),
-    )
-    .await
-    .unwrap_err();
+    let (hub, _dir, _, err) = pull_weights_claiming(1 << 50, "00".repeat(32)).await;
     assert!(matches!(err, ModelsError::NoSpace { .. }), "{err}");
     assert!(err.to_string().contains("1024.0 TiB"), "{err}");
     assert_eq!(hub.served_bytes(WEIGHTS), 0);
@@ -379,38 +380,17 @@ async fn a_two_repository_entry_is_assembled_into_one_folder() {
         vec![
             FakeFile::small("README.md", b"# Wan"),
             FakeFile::small("config.json", b"{\"dim\": 1536}"),
-            FakeFile::lfs(
-                "diffusion_pytorch_model.safetensors",
-                Content::Pattern { len: MIB, seed: 1 },
-            ),
-            FakeFile::lfs(
-                "models_t5_umt5-xxl-enc-bf16.pth",
-                Content::Pattern { len: MIB, seed: 2 },
-            ),
-            FakeFile::lfs(
-                "Wan2.1_VAE.pth",
-                Content::Pattern {
-                    len: MIB / 2,
-                    seed: 3,
-                },
-            ),
+            lfs("diffusion_pytorch_model.safetensors", MIB, 1),
+            lfs("models_t5_umt5-xxl-enc-bf16.pth", MIB, 2),
+            lfs("Wan2.1_VAE.pth", MIB / 2, 3),
             FakeFile::small("google/umt5-xxl/tokenizer.json", b"{}"),
         ],
     );
     let phantom = FakeRepo::new(
         "bytedance-research/Phantom",
         vec![
-            FakeFile::lfs(
-                "Phantom-Wan-1.3B.pth",
-                Content::Pattern { len: MIB, seed: 4 },
-            ),
-            FakeFile::lfs(
-                "Phantom-Wan-14B.pth",
-                Content::Pattern {
-                    len: 2 * MIB,
-                    seed: 5,
-                },
-            ),
+            lfs("Phantom-Wan-1.3B.pth", MIB, 4),
+            lfs("Phantom-Wan-14B.pth", 2 * MIB, 5),
         ],
     );
     let hub = FakeHub::start(vec![base, phantom]).await;
@@ -439,4 +419,49 @@ async fn a_two_repository_entry_is_assembled_into_one_folder() {
         .await
         .unwrap();
     assert!(again.files.iter().all(|f| f.action == FileAction::Kept));
+}
+
+#[tokio::test]
+async fn a_fast_preset_lora_is_pulled_alone_and_resolves_to_its_file() {
+    let kijai = FakeRepo::new(
+        "Kijai/WanVideo_comfy",
+        vec![
+            FakeFile::small("README.md", b"# loras"),
+            lfs(
+                "Wan21_CausVid_bidirect2_T2V_1_3B_lora_rank32.safetensors",
+                MIB,
+                8,
+            ),
+            lfs(
+                "Wan21_CausVid_14B_T2V_lora_rank32_v2.safetensors",
+                2 * MIB,
+                9,
+            ),
+        ],
+    );
+    let hub = FakeHub::start(vec![kijai]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let models = ModelsDir::new(dir.path());
+    let report = pull(&models, "causvid-t2v-1.3b", &config(&hub), &quiet())
+        .await
+        .unwrap();
+    let file = "Wan21_CausVid_bidirect2_T2V_1_3B_lora_rank32.safetensors";
+    assert_eq!(files_under(&report.folder), [file]);
+    assert_eq!(
+        models.resolve_file("causvid-t2v-1.3b").unwrap(),
+        report.folder.join(file)
+    );
+    assert_eq!(
+        hub.served_bytes("Wan21_CausVid_14B_T2V_lora_rank32_v2.safetensors"),
+        0
+    );
+    let listed = refvid_models::list(&models);
+    let line = listed
+        .iter()
+        .find(|l| l.name == "causvid-t2v-1.3b")
+        .unwrap();
+    assert_eq!(line.pulled.as_ref().unwrap().on_disk(), (MIB, 0));
+    // A name not pulled says how to pull it.
+    let err = models.resolve_file("causvid-t2v-14b").unwrap_err();
+    assert!(matches!(err, ModelsError::NotPulled { .. }), "{err}");
 }
