@@ -107,4 +107,16 @@ pub trait Engine: Send + Sync {
         sink: &mut dyn FrameSink,
         progress: &mut Progress<'_>,
     ) -> Result<(), EngineError>;
+
+    /// [`render`](Self::render), answering what this one render did as `(key, value)` notes
+    /// for the task's `debug_info.request_info` (after [`describe`](Self::describe)'s pairs),
+    /// e.g. how many transformer passes ran. Engines without such notes keep the default: none.
+    fn render_noted(
+        &self,
+        job: &RenderJob,
+        sink: &mut dyn FrameSink,
+        progress: &mut Progress<'_>,
+    ) -> Result<Vec<(&'static str, String)>, EngineError> {
+        self.render(job, sink, progress).map(|()| Vec::new())
+    }
 }

@@ -47,7 +47,7 @@ fn reference(w: usize, h: usize, k: usize) -> Reference {
 fn time(model: &dyn VideoModel, request: &NativeRequest) -> refvid_wan::Result<(f64, f64)> {
     let start = Instant::now();
     let mut marks = vec![start];
-    model.render(request, &mut |_, _| {
+    model.render(request, &mut |_| {
         marks.push(Instant::now());
         true
     })?;

@@ -217,7 +217,8 @@ struct Rendered {
     generate_time: Duration,
     /// H.264, sound synthesis, AAC and muxing.
     encode_time: Duration,
-    /// The post-processing stages' notes for `request_info`.
+    /// The engine's notes on this render, then the post-processing stages', for
+    /// `request_info`.
     notes: Vec<Note>,
 }
 
@@ -242,10 +243,12 @@ fn render_blocking(
     };
     let started = Instant::now();
     let rendered = match post.mark {
-        Some(mark) => engine.render(job, &mut WatermarkSink::new(&mut sink, mark), &mut progress),
-        None => engine.render(job, &mut sink, &mut progress),
+        Some(mark) => {
+            engine.render_noted(job, &mut WatermarkSink::new(&mut sink, mark), &mut progress)
+        }
+        None => engine.render_noted(job, &mut sink, &mut progress),
     };
-    rendered.map_err(|e| engine_failure(e, shared))?;
+    let mut notes = rendered.map_err(|e| engine_failure(e, shared))?;
     let render_time = started.elapsed();
     let sound = match &post.sound {
         Some(plan) => sound_track(plan, job.frame_count, job.fps, &sink.motion)?,
@@ -269,12 +272,13 @@ fn render_blocking(
         "stages"
     );
     let encode_time = stats.encode_time + sound_time.synth + sound_time.aac + stats.mux_time;
+    notes.extend(sound.notes);
     Ok(Rendered {
         video,
         cover,
         generate_time: render_time.saturating_sub(stats.encode_time),
         encode_time,
-        notes: sound.notes,
+        notes,
     })
 }
 

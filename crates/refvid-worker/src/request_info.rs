@@ -1,6 +1,7 @@
 //! `extra.debug_info.request_info`: what rendered a task, as one compact JSON object string.
 //!
-//! The engine describes itself ([`refvid_engine::Engine::describe`]: engine, model, preset …)
+//! The engine describes itself ([`refvid_engine::Engine::describe`]: engine, model, preset …),
+//! adds what the render did ([`refvid_engine::Engine::render_noted`]: e.g. transformer passes)
 //! and the post-processing stages add per-task notes (e.g. the sound stage's voice fallbacks);
 //! the worker stores the result with the task when it ends.
 

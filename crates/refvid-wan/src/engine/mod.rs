@@ -33,8 +33,9 @@ use refvid_engine::{Control, Engine, EngineError, FrameSink, Progress, RenderJob
 pub use folder::{FolderKind, REQUIRED_PARTS, check_model_dir};
 
 use crate::error::WanError;
-use crate::pipeline::Reference;
 use crate::pipeline::prompt::rewrite_mentions;
+use crate::pipeline::{Reference, StepState};
+use crate::step_cache::CacheStats;
 
 /// Reference images the API sends at most (and the engines accept).
 pub const MAX_REFERENCES: usize = 7;
@@ -67,8 +68,40 @@ pub struct NativeRequest {
     pub seed: u64,
 }
 
-/// Called after each denoising step with `(done, total)`; `false` stops the render.
-pub type OnStep<'a> = dyn FnMut(usize, usize) -> bool + 'a;
+/// What a model reports after each denoising step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepReport {
+    /// Steps done (1 after the first).
+    pub done: usize,
+    /// Steps in all.
+    pub total: usize,
+    /// The transformer passes so far and what a step cache skipped.
+    pub passes: CacheStats,
+}
+
+/// Called after each denoising step; `false` stops the render.
+pub type OnStep<'a> = dyn FnMut(&StepReport) -> bool + 'a;
+
+/// `request_info` notes of a render's passes: `transformer_passes`, `cached_passes` (those
+/// whose main blocks a step cache skipped) and `blocks_skipped` (main-block forwards skipped).
+pub fn pass_notes(passes: &CacheStats) -> Vec<(&'static str, String)> {
+    vec![
+        ("transformer_passes", passes.passes.to_string()),
+        ("cached_passes", passes.skipped_passes.to_string()),
+        ("blocks_skipped", passes.blocks_skipped.to_string()),
+    ]
+}
+
+impl StepReport {
+    /// The report of a pipeline's step.
+    pub fn of(state: &StepState<'_>) -> Self {
+        Self {
+            done: state.step,
+            total: state.total,
+            passes: state.cache,
+        }
+    }
+}
 
 /// A video model that renders at its own size and rate from a prompt and references.
 pub trait VideoModel: Send + Sync {
@@ -83,8 +116,8 @@ pub trait VideoModel: Send + Sync {
     fn max_references(&self) -> usize {
         MAX_REFERENCES
     }
-    /// Renders `[F, H, W, 3]` in 0..1 at the request's size; `on_step` returning `false` ends
-    /// it with [`WanError::Cancelled`].
+    /// Renders `[F, H, W, 3]` in 0..1 at the request's size, reporting every step to
+    /// `on_step`; `on_step` returning `false` ends it with [`WanError::Cancelled`].
     fn render(&self, request: &NativeRequest, on_step: &mut OnStep<'_>)
     -> Result<Tensor, WanError>;
 }
@@ -151,14 +184,26 @@ impl Engine for ModelEngine {
         sink: &mut dyn FrameSink,
         progress: &mut Progress<'_>,
     ) -> Result<(), EngineError> {
+        self.render_noted(job, sink, progress).map(drop)
+    }
+
+    /// Renders, noting the transformer passes of the clip ([`pass_notes`]).
+    fn render_noted(
+        &self,
+        job: &RenderJob,
+        sink: &mut dyn FrameSink,
+        progress: &mut Progress<'_>,
+    ) -> Result<Vec<(&'static str, String)>, EngineError> {
         let request = self.native_request(job)?;
+        let mut passes = CacheStats::default();
         let video = {
             let _turn = self
                 .turn
                 .lock()
                 .map_err(|_| EngineError::Internal("the model is unusable after a panic".into()))?;
-            let mut on_step = |step: usize, total: usize| {
-                let done = DENOISE_SHARE * step as f32 / total.max(1) as f32;
+            let mut on_step = |s: &StepReport| {
+                passes = s.passes;
+                let done = DENOISE_SHARE * s.done as f32 / s.total.max(1) as f32;
                 progress(done) == Control::Continue
             };
             self.model
@@ -167,7 +212,8 @@ impl Engine for ModelEngine {
         };
         let native = fit::NativeFrames::new(&video).map_err(engine_error)?;
         let fps = self.model.native_format().fps;
-        fit::fit_frames(&native, job, fps, DENOISE_SHARE, sink, progress)
+        fit::fit_frames(&native, job, fps, DENOISE_SHARE, sink, progress)?;
+        Ok(pass_notes(&passes))
     }
 }
 
@@ -230,7 +276,15 @@ mod tests {
         fn render(&self, r: &NativeRequest, on_step: &mut OnStep<'_>) -> Result<Tensor, WanError> {
             self.seen.lock().unwrap().push(r.clone());
             for step in 1..=self.steps {
-                if !on_step(step, self.steps) {
+                let report = StepReport {
+                    done: step,
+                    total: self.steps,
+                    passes: CacheStats {
+                        passes: 2 * step,
+                        ..Default::default()
+                    },
+                };
+                if !on_step(&report) {
                     return Err(WanError::Cancelled {
                         step,
                         total: self.steps,
@@ -282,12 +336,21 @@ mod tests {
         let (engine, seen) = engine();
         let mut frames = Frames(Vec::new());
         let mut progress = Vec::new();
-        engine
-            .render(&job(2), &mut frames, &mut |p| {
+        let notes = engine
+            .render_noted(&job(2), &mut frames, &mut |p| {
                 progress.push(p);
                 Control::Continue
             })
             .unwrap();
+        // The passes of the last step's report (the ramp reports two per step).
+        assert_eq!(
+            notes,
+            vec![
+                ("transformer_passes", "6".into()),
+                ("cached_passes", "0".into()),
+                ("blocks_skipped", "0".into()),
+            ]
+        );
         let r = seen.lock().unwrap()[0].clone();
         // 9:16 is not the native 3:4: the same area at the job's aspect, in multiples of 16.
         assert_eq!((r.width, r.height, r.num_frames, r.seed), (48, 80, 17, 9));

@@ -53,6 +53,8 @@ async fn the_server_renders_with_the_phantom_engine() {
         .unwrap();
         assert_eq!(info["engine"], "phantom", "{info}");
         assert_eq!(info["model"], "tiny-phantom", "{info}");
+        // Three passes per step, counted by the pipeline.
+        assert_eq!(info["transformer_passes"], "6", "{info}");
         let url = last["videos"][0]["video_url"].as_str().unwrap();
         videos.push(app.download(url).await);
     }

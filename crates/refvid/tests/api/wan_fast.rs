@@ -8,6 +8,7 @@ use crate::helpers::*;
 use refvid::engines::{EngineChoice, EngineKind, ModelFlags, SpeedFlags, build_engine};
 use refvid_wan::lora::LoraSpec;
 use refvid_wan::preset::Preset;
+use refvid_wan::step_cache::CacheConfig;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -221,6 +222,10 @@ async fn a_lora_reaches_the_served_model_and_request_info() {
     app.stop().await;
     assert_eq!(info["loras"], "musubi_vace.safetensors:1.3", "{info}");
     assert!(info_plain.get("loras").is_none(), "{info_plain}");
+    // 2 steps with guidance: 2 passes each, counted by the pipeline.
+    for (key, want) in [("transformer_passes", "4"), ("cached_passes", "0")] {
+        assert_eq!(info_plain[key], want, "{key} in {info_plain}");
+    }
     assert_ne!(video, video_plain, "the LoRA changes the video");
 }
 
@@ -292,6 +297,8 @@ async fn the_fast_preset_renders_four_single_pass_steps_and_says_so() {
         ("timesteps", "1000,750,500,250"),
         ("shift", "5"),
         ("distilled", "declared"),
+        ("transformer_passes", "4"),
+        ("cached_passes", "0"),
     ] {
         assert_eq!(info[key], want, "{key} in {info}");
     }
@@ -300,6 +307,27 @@ async fn the_fast_preset_renders_four_single_pass_steps_and_says_so() {
         (probe.width, probe.height, probe.frame_count),
         (1280, 720, 24)
     );
+}
+
+#[tokio::test]
+async fn what_the_step_cache_skipped_is_in_request_info() {
+    // A First-Block-Cache threshold no change reaches: after its first pass each guidance pass
+    // runs only its head block (1 of the tiny model's 4).
+    let mut choice = tiny_choice(vec![]);
+    choice.model.steps = Some(4);
+    choice.speed.cache = Some(CacheConfig::FirstBlock { threshold: 1e9 });
+    let engine = build_engine(&choice).unwrap();
+    let app = spawn_app_with(|c| c.engine = Some(engine)).await;
+    let (info, _) = render(&app).await;
+    app.stop().await;
+    for (key, want) in [
+        ("cache", "first_block:1000000000"),
+        ("transformer_passes", "8"),
+        ("cached_passes", "6"),
+        ("blocks_skipped", "18"),
+    ] {
+        assert_eq!(info[key], want, "{key} in {info}");
+    }
 }
 
 #[test]

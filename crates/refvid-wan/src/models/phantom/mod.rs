@@ -36,7 +36,8 @@ use candle_core::Tensor;
 
 use super::ModelPlace;
 use crate::engine::{
-    NativeFormat, NativeRequest, OnStep, VideoModel, check_model_dir, check_native_size, model_name,
+    NativeFormat, NativeRequest, OnStep, StepReport, VideoModel, check_model_dir,
+    check_native_size, model_name,
 };
 use crate::error::WanError;
 use crate::loading::transformer_candidates;
@@ -218,6 +219,6 @@ impl VideoModel for PhantomModel {
         on_step: &mut OnStep<'_>,
     ) -> Result<Tensor, WanError> {
         self.pipeline
-            .generate(&self.params(request), &mut |s| on_step(s.step, s.total))
+            .generate(&self.params(request), &mut |s| on_step(&StepReport::of(s)))
     }
 }

@@ -11,7 +11,8 @@ use candle_core::Tensor;
 
 use super::ModelPlace;
 use crate::engine::{
-    NativeFormat, NativeRequest, OnStep, VideoModel, check_model_dir, check_native_size, model_name,
+    NativeFormat, NativeRequest, OnStep, StepReport, VideoModel, check_model_dir,
+    check_native_size, model_name,
 };
 use crate::error::WanError;
 use crate::pipeline::{GenerateParams, Sampling, WanVacePipeline};
@@ -131,6 +132,7 @@ impl VideoModel for VaceModel {
         request: &NativeRequest,
         on_step: &mut OnStep<'_>,
     ) -> Result<Tensor, WanError> {
-        self.pipeline.generate(&self.params(request), on_step)
+        self.pipeline
+            .generate_with(&self.params(request), &mut |s| on_step(&StepReport::of(s)))
     }
 }

@@ -1,0 +1,133 @@
+//! `--offload` and `--vae-tiling` on the tiny Wan 2.1 VACE pipeline of `refvid-wan`'s fixtures:
+//! a served model with its transformer's blocks streamed renders the same video as the one kept
+//! in memory and says so in `request_info`; `refvid generate` takes the mode from its flags and
+//! from the config file, with the same video; a mode it does not know is refused naming the
+//! known ones. (The tiny frames are smaller than one VAE tile, so the tiling that offload implies
+//! decodes them exactly as whole frames; tiles themselves are tested in `refvid-wan`.)
+
+use crate::helpers::*;
+use refvid::engines::{EngineChoice, EngineKind, ModelFlags, build_engine};
+use refvid_wan::offload::{Offload, TilingChoice};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+fn tiny_model() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../refvid-wan/tests/fixtures/tiny-vace-r2v")
+}
+
+fn tiny_choice(offload: Offload, vae_tiling: TilingChoice) -> EngineChoice {
+    EngineChoice {
+        kind: EngineKind::Wan,
+        model: ModelFlags {
+            model_dir: Some(tiny_model()),
+            steps: Some(2),
+            wan_size: Some((64, 48)),
+            offload,
+            vae_tiling,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Renders one 1-second task; returns its request_info and the video.
+async fn render(app: &TestApp) -> (Value, Vec<u8>) {
+    let mut body = two_subject_body();
+    body["duration"] = json!(1);
+    body["seed"] = json!(3);
+    let id = app.submit_ok(&body).await;
+    let seen = app.wait(&id, Duration::from_secs(180)).await;
+    let last = seen.last().unwrap();
+    assert_eq!(last["task"]["status"], "TASK_STATUS_SUCCEED", "{last}");
+    let info = last["extra"]["debug_info"]["request_info"]
+        .as_str()
+        .unwrap();
+    let url = last["videos"][0]["video_url"].as_str().unwrap();
+    (serde_json::from_str(info).unwrap(), app.download(url).await)
+}
+
+#[tokio::test]
+async fn streamed_blocks_render_the_in_memory_video_and_say_so() {
+    let mut runs = Vec::new();
+    for (offload, tiling) in [
+        (Offload::None, TilingChoice::Auto),
+        (Offload::Blocks, TilingChoice::Auto),
+        (Offload::Model, TilingChoice::Off),
+    ] {
+        let engine = build_engine(&tiny_choice(offload, tiling)).unwrap();
+        let app = spawn_app_with(|c| c.engine = Some(engine)).await;
+        runs.push(render(&app).await);
+        app.stop().await;
+    }
+    let (plain, blocks, model) = (&runs[0], &runs[1], &runs[2]);
+    assert!(plain.0.get("offload").is_none(), "{}", plain.0);
+    assert!(plain.0.get("vae_tiling").is_none(), "{}", plain.0);
+    assert_eq!(blocks.0["offload"], "blocks", "{}", blocks.0);
+    assert_eq!(blocks.0["vae_tiling"], "on", "{}", blocks.0);
+    assert_eq!(model.0["offload"], "model", "{}", model.0);
+    assert!(model.0.get("vae_tiling").is_none(), "{}", model.0);
+    assert!(!plain.1.is_empty());
+    assert!(plain.1 == blocks.1, "--offload blocks changed the video");
+    assert!(plain.1 == model.1, "--offload model changed the video");
+}
+
+#[test]
+fn generate_takes_the_offload_mode_from_flags_and_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cat.png"),
+        disc_png(200, 160, [200, 90, 40]),
+    )
+    .unwrap();
+    let request = dir.path().join("request.json");
+    let body = json!({
+        "prompt": "@cat waves", "duration": 1, "seed": 3, "aspect_ratio": "1:1",
+        "subjects": [{"name": "cat", "images": [dir.path().join("cat.png")]}]
+    });
+    std::fs::write(&request, body.to_string()).unwrap();
+    let config = dir.path().join("refvid.toml");
+    std::fs::write(&config, "offload = \"blocks\"\nvae_tiling = \"on\"\n").unwrap();
+    let model = tiny_model().display().to_string();
+    let generate = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("{name}.mp4"));
+        let output = Command::new(env!("CARGO_BIN_EXE_refvid"))
+            .args(["generate", request.to_str().unwrap(), "-q", "-o"])
+            .arg(&out)
+            .args(["--engine", "wan", "--model-dir", &model])
+            .args(["--steps", "2", "--wan-size", "64x48"])
+            .args(extra)
+            .env_remove("REFVID_OFFLOAD")
+            .env_remove("REFVID_VAE_TILING")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        (output.status.success(), stderr, std::fs::read(&out).ok())
+    };
+    let (ok, err, plain) = generate("plain", &[]);
+    assert!(ok, "{err}");
+    let (ok, err, flagged) = generate("flag", &["--offload", "blocks"]);
+    assert!(ok, "{err}");
+    let (ok, err, configured) = generate("config", &["--config", config.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        plain.is_some() && plain == flagged,
+        "--offload blocks changed the video"
+    );
+    assert!(
+        plain == configured,
+        "offload from the config file changed the video"
+    );
+
+    let (ok, err, _) = generate("bad", &["--offload", "layers"]);
+    assert!(!ok);
+    assert!(err.contains("none, model or blocks"), "{err}");
+    std::fs::write(&config, "offload = \"disk\"\n").unwrap();
+    let (ok, err, _) = generate("bad-config", &["--config", config.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("disk") && err.contains("none, model or blocks"),
+        "{err}"
+    );
+}
