@@ -13,6 +13,7 @@ use refvid_wan::engine::ModelEngine;
 use refvid_wan::models::ModelPlace;
 use refvid_wan::models::phantom::{PhantomModel, PhantomOptions};
 use refvid_wan::models::vace::{VaceModel, VaceOptions};
+use refvid_wan::offload::{Offload, TilingChoice};
 use refvid_wan::preset::{self, Plan, Preset, SamplingFlags};
 use refvid_wan::runtime::{DeviceKind, Precision};
 use refvid_wan::scheduler::SamplerKind;
@@ -172,6 +173,15 @@ pub struct ModelFlags {
     /// (CausVid, lightx2v) and musubi-tuner keys.
     #[arg(long = "lora", env = "REFVID_LORA", value_delimiter = ';')]
     pub loras: Vec<refvid_wan::lora::LoraSpec>,
+    /// What stays on the device between uses: none; model (the text encoder, transformer and
+    /// VAE each on the device only while they run); blocks (as model, and the transformer's and
+    /// text encoder's blocks streamed one at a time, the next one loading meanwhile).
+    #[arg(long, env = "REFVID_OFFLOAD", default_value = "none")]
+    pub offload: Offload,
+    /// VAE decoding in 256-pixel tiles (bounds its memory by the tile): auto (on with --offload
+    /// model or blocks), on or off.
+    #[arg(long, env = "REFVID_VAE_TILING", default_value = "auto")]
+    pub vae_tiling: TilingChoice,
 }
 
 /// Flags of the `wan` engine (Wan2.1-VACE).
@@ -230,6 +240,8 @@ fn place(flags: &ModelFlags, engine: &str, what: &str) -> anyhow::Result<ModelPl
     place.precision = flags.wan_dtype;
     place.device = flags.wan_device;
     place.loras = flags.loras.clone();
+    place.offload = flags.offload;
+    place.vae_tiling = flags.vae_tiling;
     Ok(place)
 }
 
@@ -392,13 +404,30 @@ mod tests {
             "bf16",
             "--phantom-guidance-text",
             "6",
+            "--offload",
+            "blocks",
+            "--vae-tiling",
+            "off",
         ])
         .unwrap();
         let e = cli.engine;
+        assert_eq!(e.model.offload, Offload::Blocks);
+        assert_eq!(e.model.vae_tiling, TilingChoice::Off);
         assert_eq!(e.kind, EngineKind::Wan);
         assert_eq!(e.model.steps, Some(4));
         assert_eq!(e.model.wan_dtype, Precision::Bf16);
         assert_eq!(e.vace.guidance, Some(3.5));
         assert_eq!(e.phantom.phantom_guidance_text, Some(6.0));
+        let plain = <Cli as clap::Parser>::try_parse_from(["x"])
+            .unwrap()
+            .engine
+            .model;
+        assert_eq!(
+            (plain.offload, plain.vae_tiling),
+            (Offload::None, TilingChoice::Auto)
+        );
+        let bad = <Cli as clap::Parser>::try_parse_from(["x", "--offload", "layers"]);
+        let err = bad.err().expect("refused").to_string();
+        assert!(err.contains("none, model or blocks"), "{err}");
     }
 }

@@ -9,6 +9,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// mimalloc instead of glibc's malloc: the model path allocates and frees tensors of tens to
+/// hundreds of MiB on every operation, which glibc serves with fresh `mmap`s and hands back with
+/// `munmap` each time, so every page is faulted in and zeroed again. mimalloc reuses freed memory
+/// (README "Measured" compares the two; the `system-alloc` feature builds with glibc's for that).
+#[cfg(not(feature = "system-alloc"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Self-hosted reference-to-video generation speaking the VIDU Q2 Pro Fast API.
 #[derive(Debug, Parser)]
 #[command(name = "refvid", version)]
@@ -106,10 +114,57 @@ enum WanCommand {
         /// default); repeat for several. Diffusers/PEFT, original Wan and musubi-tuner keys.
         #[arg(long = "lora")]
         loras: Vec<refvid_wan::lora::LoraSpec>,
+        /// none, model (each module built for its run) or blocks (the transformer's and text
+        /// encoder's blocks streamed, the next one prefetched).
+        #[arg(long, default_value = "none")]
+        offload: refvid_wan::offload::Offload,
+        /// VAE decoding in tiles: auto (on with --offload model or blocks), on or off.
+        #[arg(long, default_value = "auto")]
+        vae_tiling: refvid_wan::offload::TilingChoice,
     },
     /// Measure a checkpoint's MagCache magnitude ratios (one full generation that skips
     /// nothing) and write them as JSON for --mag-ratios.
     CalibrateMag(CalibrateMagArgs),
+    /// Time one generation at a model's real shapes with random weights (nothing downloaded):
+    /// text encoding, each denoising step (all guidance passes), VAE decoding, peak memory.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// 1.3b, 14b, or a JSON file {"transformer": {...}, "text_encoder": {...}, "vae": {...}}
+    /// of the modules' config.json keys.
+    #[arg(long)]
+    shapes: refvid_wan::bench::ShapesArg,
+    /// vace (Wan2.1-VACE, 2 passes per step) or phantom (Phantom-Wan on the T2V transformer,
+    /// 3 passes per step).
+    #[arg(long, default_value = "vace")]
+    engine: refvid_wan::bench::BenchEngine,
+    /// Video size WIDTHxHEIGHT (multiples of 16).
+    #[arg(long, default_value = "832x480", value_parser = refvid::engines::parse_size)]
+    size: (usize, usize),
+    /// Frames (4k + 1).
+    #[arg(long, default_value_t = 81)]
+    frames: usize,
+    /// Denoising steps (step_s is the mean of those after the first).
+    #[arg(long, default_value_t = 3)]
+    steps: usize,
+    /// f32, bf16 or f16 (text encoder and transformer; the VAE runs in f32).
+    #[arg(long, default_value = "bf16")]
+    dtype: refvid_wan::runtime::Precision,
+    /// cpu, cuda or cuda:N (cuda needs a build with --features cuda).
+    #[arg(long, default_value = "cpu")]
+    device: refvid_wan::runtime::DeviceKind,
+    /// What stays on the device between uses: none, model (each module only for its stage)
+    /// or blocks (also the transformer's and text encoder's blocks streamed one at a time).
+    #[arg(long, default_value = "none")]
+    offload: refvid_wan::offload::Offload,
+    /// Reference images (each adds one latent frame).
+    #[arg(long, default_value_t = 1)]
+    references: usize,
+    /// Print one JSON line instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -473,6 +528,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cache,
             mag_ratios,
             loras,
+            offload,
+            vae_tiling,
         }) => {
             let models = refvid::models_cmd::models_dir(None);
             let args = refvid_wan::CheckArgs {
@@ -485,7 +542,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 cache: cache.with_ratio_file(mag_ratios.as_deref())?,
                 loras,
             };
-            Ok(refvid_wan::run_check(&args)?)
+            let place = refvid_wan::CheckPlacement {
+                offload,
+                vae_tiling,
+            };
+            Ok(refvid_wan::run_check_placed(&args, place)?)
+        }
+        Command::Wan(WanCommand::Bench(a)) => {
+            let report = refvid_wan::bench::run(&refvid_wan::bench::BenchOptions {
+                shapes: a.shapes,
+                engine: a.engine,
+                width: a.size.0,
+                height: a.size.1,
+                frames: a.frames,
+                steps: a.steps,
+                precision: a.dtype,
+                device: a.device,
+                offload: a.offload,
+                references: a.references,
+            })?;
+            if a.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(())
         }
         Command::Wan(WanCommand::CalibrateMag(a)) => {
             let ratios =

@@ -11,6 +11,7 @@ mod end_to_end;
 mod ent;
 mod faults;
 mod models;
+mod offload;
 mod openapi;
 mod oversized;
 mod phantom;
