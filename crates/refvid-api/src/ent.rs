@@ -8,10 +8,13 @@
 //! `GET /ent/v2/tasks/{id}/creations` answer, also the body of the callback.
 
 use crate::error::{ErrorCode, FieldError};
+use crate::request::{EntSubjectIn, Field, Reference2VideoRequest, SubmitRequest};
 use crate::result::TaskStatus;
 use crate::spec::{TaskSpec, Upstream};
-use crate::validate::parse_submit;
-use serde_json::{Map, Value, json};
+use crate::validate::{check_submit, read_body};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 /// The models the dialect accepts; all run on this server's one engine.
 pub const MODELS: [&str; 9] = [
@@ -31,21 +34,16 @@ pub const MAX_PAYLOAD_CHARS: usize = 1_048_576;
 
 /// Checks a `reference2video` body; the spec carries its [`Upstream`] part.
 pub fn parse_reference2video(body: &[u8]) -> Result<TaskSpec, FieldError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| FieldError::new("", format!("request body is not valid JSON: {e}")))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| FieldError::new("", "request body must be a JSON object"))?;
-    let upstream = upstream_of(obj)?;
-    let v3 = to_v3(obj)?;
-    let mut spec = parse_submit(&serde_json::to_vec(&v3).expect("JSON serialises"))?;
+    let req: Reference2VideoRequest = read_body(body)?;
+    let upstream = upstream_of(&req)?;
+    let mut spec = check_submit(&to_v3(&req)?)?;
     spec.upstream = Some(upstream);
     Ok(spec)
 }
 
-fn upstream_of(obj: &Map<String, Value>) -> Result<Upstream, FieldError> {
-    let model = match obj.get("model") {
-        None | Some(Value::Null) => {
+fn upstream_of(req: &Reference2VideoRequest) -> Result<Upstream, FieldError> {
+    let model = match &req.model {
+        None => {
             return Err(FieldError::new("model", "model is required"));
         }
         Some(Value::String(m)) if MODELS.contains(&m.as_str()) => m.clone(),
@@ -56,7 +54,7 @@ fn upstream_of(obj: &Map<String, Value>) -> Result<Upstream, FieldError> {
             ));
         }
     };
-    let payload = string_field(obj, "payload")?;
+    let payload = string_field(&req.payload, "payload")?;
     let chars = payload.chars().count();
     if chars > MAX_PAYLOAD_CHARS {
         return Err(FieldError::new(
@@ -64,13 +62,13 @@ fn upstream_of(obj: &Map<String, Value>) -> Result<Upstream, FieldError> {
             format!("payload must be at most {MAX_PAYLOAD_CHARS} characters, got {chars}"),
         ));
     }
-    let off_peak = match obj.get("off_peak") {
-        None | Some(Value::Null) => false,
+    let off_peak = match &req.off_peak {
+        None => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(FieldError::new("off_peak", "off_peak must be a boolean")),
     };
-    let meta_data = string_field(obj, "meta_data")?;
-    let callback = !string_field(obj, "callback_url")?.is_empty();
+    let meta_data = string_field(&req.meta_data, "meta_data")?;
+    let callback = !string_field(&req.callback_url, "callback_url")?.is_empty();
     Ok(Upstream {
         model,
         payload,
@@ -80,82 +78,116 @@ fn upstream_of(obj: &Map<String, Value>) -> Result<Upstream, FieldError> {
     })
 }
 
-fn string_field(obj: &Map<String, Value>, key: &str) -> Result<String, FieldError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(String::new()),
+fn string_field(v: &Field, key: &str) -> Result<String, FieldError> {
+    match v {
+        None => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
         Some(_) => Err(FieldError::new(key, format!("{key} must be a string"))),
     }
 }
 
 /// The same request in the v3 dialect.
-fn to_v3(obj: &Map<String, Value>) -> Result<Value, FieldError> {
-    let mut v3 = Map::new();
-    for key in [
-        "prompt",
-        "images",
-        "aspect_ratio",
-        "bgm",
-        "audio",
-        "watermark",
-        "movement_amplitude",
-    ] {
-        if let Some(v) = obj.get(key) {
-            v3.insert(key.into(), v.clone());
-        }
+fn to_v3(req: &Reference2VideoRequest) -> Result<SubmitRequest, FieldError> {
+    if let Some(subjects) = &req.subjects {
+        refuse_videos(subjects)?;
     }
-    if let Some(subjects) = obj.get("subjects") {
-        v3.insert("subjects".into(), subjects_to_v3(subjects)?);
+    // 0 means "auto" (duration) or "random" (seed) upstream: our default in both cases.
+    let unless_zero = |v: &Field| v.clone().filter(|v| v.as_i64() != Some(0));
+    if req.resolution.as_ref().is_some_and(|r| r == "540p") {
+        return Err(FieldError::new(
+            "resolution",
+            "resolution must be 720p or 1080p (viduq2-pro-fast offers no 540p), got \"540p\"",
+        ));
     }
-    for key in ["duration", "seed"] {
-        // 0 means "auto" (duration) or "random" (seed) upstream: our default in both cases.
-        if let Some(v) = obj.get(key).filter(|v| v.as_i64() != Some(0)) {
-            v3.insert(key.into(), v.clone());
-        }
-    }
-    if let Some(r) = obj.get("resolution") {
-        if r == "540p" {
-            return Err(FieldError::new(
-                "resolution",
-                "resolution must be 720p or 1080p (viduq2-pro-fast offers no 540p), got \"540p\"",
-            ));
-        }
-        v3.insert("resolution".into(), r.clone());
-    }
-    if let Some(url) = obj
-        .get("callback_url")
+    let callback = req
+        .callback_url
+        .as_ref()
         .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
-    {
-        v3.insert("extra".into(), json!({"webhook": {"url": url}}));
-    }
-    Ok(Value::Object(v3))
+        .filter(|u| !u.is_empty());
+    Ok(SubmitRequest {
+        prompt: req.prompt.clone(),
+        duration: unless_zero(&req.duration),
+        subjects: req.subjects.clone(),
+        images: req.images.clone(),
+        bgm: req.bgm.clone(),
+        audio: req.audio.clone(),
+        watermark: req.watermark.clone(),
+        seed: unless_zero(&req.seed),
+        resolution: req.resolution.clone(),
+        aspect_ratio: req.aspect_ratio.clone(),
+        movement_amplitude: req.movement_amplitude.clone(),
+        extra: callback.map(|url| json!({"webhook": {"url": url}})),
+    })
 }
 
-/// `subjects[]` with `id` (the older upstream spelling) read as `name`; video subjects refused.
-fn subjects_to_v3(subjects: &Value) -> Result<Value, FieldError> {
-    let Some(list) = subjects.as_array() else {
-        return Ok(subjects.clone());
-    };
-    let mut out = Vec::with_capacity(list.len());
-    for (i, s) in list.iter().enumerate() {
-        let mut s = s.clone();
-        if let Some(obj) = s.as_object_mut() {
-            if obj.get("videos").is_some_and(|v| !v.is_null()) {
-                return Err(FieldError::new(
-                    format!("subjects[{i}].videos"),
-                    format!("subjects[{i}].videos: video subjects are not supported; use images"),
-                ));
-            }
-            if !obj.contains_key("name")
-                && let Some(id) = obj.remove("id")
-            {
-                obj.insert("name".into(), id);
-            }
+/// Video subjects are refused; everything else about `subjects` is the v3 rules' (which read
+/// `id`, the older upstream spelling, as `name`).
+fn refuse_videos(subjects: &Value) -> Result<(), FieldError> {
+    for (i, s) in subjects.as_array().into_iter().flatten().enumerate() {
+        let Ok(subject) = serde_json::from_value::<EntSubjectIn>(s.clone()) else {
+            continue; // not an object: the v3 rules say so
+        };
+        if subject.videos.is_some() {
+            return Err(FieldError::new(
+                format!("subjects[{i}].videos"),
+                format!("subjects[{i}].videos: video subjects are not supported; use images"),
+            ));
         }
-        out.push(s);
     }
-    Ok(Value::Array(out))
+    Ok(())
+}
+
+/// The answer to `reference2video`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Reference2VideoCreated {
+    pub task_id: String,
+    /// Always `created`.
+    pub state: &'static str,
+    pub model: String,
+    pub prompt: String,
+    /// The URLs given (data URIs shortened to `data:…`).
+    pub images: Vec<String>,
+    pub duration: u32,
+    pub seed: u32,
+    pub aspect_ratio: String,
+    pub resolution: &'static str,
+    pub bgm: bool,
+    pub audio: bool,
+    pub movement_amplitude: &'static str,
+    pub payload: String,
+    pub off_peak: bool,
+    /// Always 0.
+    pub credits: u32,
+    pub watermark: bool,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// `GET /ent/v2/tasks/{id}/creations` (also the `callback_url` body).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Creations {
+    pub id: String,
+    /// `queueing`, `processing`, `success` or `failed`.
+    pub state: &'static str,
+    /// Empty unless failed: `UserCancelled`, `ImageDownloadFailure`, `InternalServiceFailure`.
+    pub err_code: &'static str,
+    pub credits: u32,
+    pub payload: String,
+    pub bgm: bool,
+    pub off_peak: bool,
+    pub creations: Vec<Creation>,
+}
+
+/// A finished task's output.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Creation {
+    pub id: String,
+    /// Signed, expiring link to the MP4.
+    pub url: String,
+    /// Signed, expiring link to the JPEG cover.
+    pub cover_url: String,
+    /// Always empty: with `watermark: true` the video itself carries the mark.
+    pub watermarked_url: String,
 }
 
 /// The upstream `state` of a task.
@@ -196,60 +228,62 @@ pub fn creations_document(
     links: Option<CreationLinks>,
 ) -> Value {
     let upstream = spec.upstream.clone().unwrap_or_default();
-    let creations: Vec<Value> = links
+    let creations = links
         .into_iter()
-        .map(|l| {
-            json!({
-                "id": format!("{task_id}-0"),
-                "url": l.url,
-                "cover_url": l.cover_url,
-                "watermarked_url": "",
-            })
+        .map(|l| Creation {
+            id: format!("{task_id}-0"),
+            url: l.url,
+            cover_url: l.cover_url,
+            watermarked_url: String::new(),
         })
         .collect();
-    json!({
-        "id": task_id,
-        "state": state_of(status),
-        "err_code": err_code_of(status, reason),
-        "credits": 0,
-        "payload": upstream.payload,
-        "bgm": spec.bgm,
-        "off_peak": upstream.off_peak,
-        "creations": creations,
+    to_json(Creations {
+        id: task_id.to_string(),
+        state: state_of(status),
+        err_code: err_code_of(status, reason),
+        credits: 0,
+        payload: upstream.payload,
+        bgm: spec.bgm,
+        off_peak: upstream.off_peak,
+        creations,
     })
 }
 
 /// The answer to `POST /ent/v2/reference2video`.
 pub fn created_document(task_id: &str, spec: &TaskSpec, seed: u32, created_at: &str) -> Value {
     let upstream = spec.upstream.clone().unwrap_or_default();
-    let images: Vec<Value> = spec
+    let images = spec
         .subjects
         .iter()
         .flat_map(|s| &s.images)
         .map(|i| match i {
-            crate::spec::ImageSource::Url(u) => json!(u),
-            crate::spec::ImageSource::DataUri(_) => json!("data:…"),
+            crate::spec::ImageSource::Url(u) => u.clone(),
+            crate::spec::ImageSource::DataUri(_) => "data:…".to_string(),
         })
         .collect();
-    json!({
-        "task_id": task_id,
-        "state": "created",
-        "model": upstream.model,
-        "prompt": spec.prompt,
-        "images": images,
-        "duration": spec.duration_secs,
-        "seed": seed,
-        "aspect_ratio": format!("{}:{}", spec.aspect_ratio.w, spec.aspect_ratio.h),
-        "resolution": spec.resolution.as_str(),
-        "bgm": spec.bgm,
-        "audio": spec.audio,
-        "movement_amplitude": movement_name(spec.movement),
-        "payload": upstream.payload,
-        "off_peak": upstream.off_peak,
-        "credits": 0,
-        "watermark": spec.watermark,
-        "created_at": created_at,
+    to_json(Reference2VideoCreated {
+        task_id: task_id.to_string(),
+        state: "created",
+        model: upstream.model,
+        prompt: spec.prompt.clone(),
+        images,
+        duration: spec.duration_secs,
+        seed,
+        aspect_ratio: format!("{}:{}", spec.aspect_ratio.w, spec.aspect_ratio.h),
+        resolution: spec.resolution.as_str(),
+        bgm: spec.bgm,
+        audio: spec.audio,
+        movement_amplitude: movement_name(spec.movement),
+        payload: upstream.payload,
+        off_peak: upstream.off_peak,
+        credits: 0,
+        watermark: spec.watermark,
+        created_at: created_at.to_string(),
     })
+}
+
+fn to_json(document: impl Serialize) -> Value {
+    serde_json::to_value(document).expect("documents serialise")
 }
 
 fn movement_name(m: crate::spec::Movement) -> &'static str {

@@ -1,9 +1,33 @@
-//! The error responses handlers share, for the OpenAPI document: one set per dialect, so a
-//! table of statuses is written once.
+//! Small answer bodies the handlers build ([`SubmitAccepted`], [`Empty`], Vidu's error envelope
+//! [`EntError`]), and the error responses handlers share for the OpenAPI document: one set per
+//! dialect, so a table of statuses is written once.
 
 use crate::ErrorEnvelope;
-use crate::schema::EntError;
-use utoipa::IntoResponses;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::{IntoResponses, ToSchema};
+
+/// The answer to a submit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubmitAccepted {
+    pub task_id: String,
+}
+
+/// `{}`: the cancel went through.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Empty {}
+
+/// Vidu's error envelope.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EntError {
+    pub code: u16,
+    /// e.g. `FieldInvalid`, `FieldLacking`, `Unauthorized`, `TaskNotFound`.
+    pub reason: &'static str,
+    pub message: String,
+    /// `trace_id` (the request id) and, for field errors, `field`.
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+}
 
 /// The error responses every v3 endpoint can give, in the hosted service's envelope.
 #[derive(IntoResponses)]

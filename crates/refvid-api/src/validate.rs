@@ -1,63 +1,70 @@
 //! Submit body (JSON) to [`TaskSpec`], rule by rule, naming the field of the first failure.
 //!
-//! Parsing goes through `serde_json::Value` by hand rather than a derive so that every error can
-//! say which field broke which rule. Unknown fields are ignored; `null` counts as absent for
-//! optional fields, as lenient clients send it.
+//! The body is deserialized into [`SubmitRequest`] (every field as the JSON value sent, `null`
+//! read as absent, unknown fields ignored) and each field is then checked by hand, so that every
+//! error can say which field broke which rule. The limits are the constants of
+//! [`crate::request`], which the OpenAPI schemas of the same types show.
 
 use crate::error::FieldError;
 use crate::geometry::{AspectRatio, Resolution};
+use crate::request::{
+    DEFAULT_DURATION_SECS, DURATION_SECS, ExtraIn, Field, MAX_IMAGES_PER_SUBJECT, MAX_IMAGES_TOTAL,
+    MAX_NAME_CHARS, MAX_PROMPT_CHARS, MAX_SEED, MAX_SUBJECTS, MAX_URL_CHARS, MAX_VOICE_ID_CHARS,
+    SubjectIn, SubmitRequest, TEST_MODE_STATUSES, TestModeIn, WebhookIn,
+};
 use crate::spec::{ImageSource, Movement, SubjectSpec, TaskSpec, TestMode, WebhookSpec};
 use crate::{MAX_IMAGE_BYTES, data_uri};
-use serde_json::{Map, Value};
-
-const MAX_PROMPT_CHARS: usize = 2000;
-const MAX_SUBJECTS: usize = 7;
-const MAX_IMAGES_TOTAL: usize = 7;
-const MAX_IMAGES_PER_SUBJECT: usize = 3;
-const MAX_NAME_CHARS: usize = 64;
-const MAX_VOICE_ID_CHARS: usize = 256;
-const MAX_URL_CHARS: usize = 4096;
-const MAX_SEED: i64 = (1 << 31) - 1;
-const STATUSES: [&str; 4] = [
-    "TASK_STATUS_QUEUED",
-    "TASK_STATUS_PROCESSING",
-    "TASK_STATUS_SUCCEED",
-    "TASK_STATUS_FAILED",
-];
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 type Result<T> = std::result::Result<T, FieldError>;
 
 /// Parses and checks a submit body. Images given as data URIs are base64-decoded here; checks
 /// that need the pixels (format, size, ratio) are the caller's.
 pub fn parse_submit(body: &[u8]) -> Result<TaskSpec> {
+    check_submit(&read_body(body)?)
+}
+
+/// A JSON object body as the request type `T`.
+pub(crate) fn read_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| FieldError::new("", format!("request body is not valid JSON: {e}")))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| FieldError::new("", "request body must be a JSON object"))?;
-    let (subjects, subject_mode) = subjects_or_images(obj)?;
+    object_as(value, "", "request body")
+}
+
+/// A JSON object as the request type `T` (any object is one: its fields are loose).
+fn object_as<T: DeserializeOwned>(value: Value, field: &str, what: &str) -> Result<T> {
+    if !value.is_object() {
+        return Err(match field {
+            "" => FieldError::new("", format!("{what} must be a JSON object")),
+            _ => wrong_type(field, "an object", &value),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| FieldError::new(field, format!("{what}: {e}")))
+}
+
+/// Checks a submit request (also the v3 form of Vidu's dialect).
+pub(crate) fn check_submit(req: &SubmitRequest) -> Result<TaskSpec> {
+    let (subjects, subject_mode) = subjects_or_images(req)?;
     let spec = TaskSpec {
-        prompt: prompt(obj, &subjects)?,
-        duration_secs: opt_int(obj, "duration", 1, 10)?.unwrap_or(5) as u32,
+        prompt: prompt(req.prompt.as_ref(), &subjects)?,
+        duration_secs: opt_int(&req.duration, "duration", DURATION_SECS)?
+            .map_or(DEFAULT_DURATION_SECS, |d| d as u32),
         subjects,
         subject_mode,
-        bgm: opt_bool(obj, "bgm")?.unwrap_or(false),
-        audio: opt_bool(obj, "audio")?.unwrap_or(false),
-        watermark: opt_bool(obj, "watermark")?.unwrap_or(false),
-        seed: opt_int(obj, "seed", 0, MAX_SEED)?
+        bgm: opt_bool(&req.bgm, "bgm")?.unwrap_or(false),
+        audio: opt_bool(&req.audio, "audio")?.unwrap_or(false),
+        watermark: opt_bool(&req.watermark, "watermark")?.unwrap_or(false),
+        seed: opt_int(&req.seed, "seed", (0, MAX_SEED))?
             .filter(|s| *s != 0)
             .map(|s| s as u32),
-        resolution: resolution(obj)?,
-        aspect_ratio: aspect_ratio(obj)?,
-        movement: movement(obj)?,
-        webhook: webhook(obj)?,
+        resolution: resolution(&req.resolution)?,
+        aspect_ratio: aspect_ratio(&req.aspect_ratio)?,
+        movement: movement(&req.movement_amplitude)?,
+        webhook: webhook(&req.extra)?,
         upstream: None,
     };
     Ok(spec)
-}
-
-fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).filter(|v| !v.is_null())
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -78,42 +85,50 @@ fn wrong_type(field: &str, want: &str, got: &Value) -> FieldError {
     )
 }
 
-fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
-    present(obj, key)
-        .map(|v| v.as_bool().ok_or_else(|| wrong_type(key, "a boolean", v)))
+fn opt_bool(v: &Field, field: &str) -> Result<Option<bool>> {
+    v.as_ref()
+        .map(|v| v.as_bool().ok_or_else(|| wrong_type(field, "a boolean", v)))
         .transpose()
 }
 
-fn opt_int(obj: &Map<String, Value>, key: &str, min: i64, max: i64) -> Result<Option<i64>> {
-    let Some(v) = present(obj, key) else {
+fn opt_int(v: &Field, field: &str, (min, max): (i64, i64)) -> Result<Option<i64>> {
+    let Some(v) = v else {
         return Ok(None);
     };
     let n = v.as_i64().ok_or_else(|| match v {
-        Value::Number(_) => FieldError::new(key, format!("{key} must be a whole number, got {v}")),
-        _ => wrong_type(key, "an integer", v),
+        Value::Number(_) => {
+            FieldError::new(field, format!("{field} must be a whole number, got {v}"))
+        }
+        _ => wrong_type(field, "an integer", v),
     })?;
     if n < min || n > max {
         return Err(FieldError::new(
-            key,
-            format!("{key} must be between {min} and {max}, got {n}"),
+            field,
+            format!("{field} must be between {min} and {max}, got {n}"),
         ));
     }
     Ok(Some(n))
 }
 
-fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str, field: &str) -> Result<Option<&'a str>> {
-    present(obj, key)
+fn opt_str<'a>(v: &'a Field, field: &str) -> Result<Option<&'a str>> {
+    v.as_ref()
         .map(|v| v.as_str().ok_or_else(|| wrong_type(field, "a string", v)))
         .transpose()
 }
 
-fn prompt(obj: &Map<String, Value>, subjects: &[SubjectSpec]) -> Result<String> {
-    let text = opt_str(obj, "prompt", "prompt")?.ok_or_else(|| {
-        FieldError::new(
-            "prompt",
-            "prompt is required (a string of 0 to 2000 characters)",
-        )
-    })?;
+fn prompt(v: Option<&Value>, subjects: &[SubjectSpec]) -> Result<String> {
+    let text = v
+        .map(|v| {
+            v.as_str()
+                .ok_or_else(|| wrong_type("prompt", "a string", v))
+        })
+        .transpose()?
+        .ok_or_else(|| {
+            FieldError::new(
+                "prompt",
+                format!("prompt is required (a string of 0 to {MAX_PROMPT_CHARS} characters)"),
+            )
+        })?;
     let chars = text.chars().count();
     if chars > MAX_PROMPT_CHARS {
         return Err(FieldError::new(
@@ -138,9 +153,8 @@ fn prompt(obj: &Map<String, Value>, subjects: &[SubjectSpec]) -> Result<String> 
     Ok(text.to_string())
 }
 
-fn subjects_or_images(obj: &Map<String, Value>) -> Result<(Vec<SubjectSpec>, bool)> {
-    let (subjects, images) = (present(obj, "subjects"), present(obj, "images"));
-    let parsed = match (subjects, images) {
+fn subjects_or_images(req: &SubmitRequest) -> Result<(Vec<SubjectSpec>, bool)> {
+    let parsed = match (&req.subjects, &req.images) {
         (Some(_), Some(_)) => {
             return Err(FieldError::new(
                 "subjects",
@@ -150,7 +164,10 @@ fn subjects_or_images(obj: &Map<String, Value>) -> Result<(Vec<SubjectSpec>, boo
         (None, None) => {
             return Err(FieldError::new(
                 "subjects",
-                "subjects is required (1 to 7 subjects), or images in non-subject mode",
+                format!(
+                    "subjects is required (1 to {MAX_SUBJECTS} subjects), or images in \
+                     non-subject mode"
+                ),
             ));
         }
         (Some(s), None) => (parse_subjects(s)?, true),
@@ -169,41 +186,33 @@ fn subjects_or_images(obj: &Map<String, Value>) -> Result<(Vec<SubjectSpec>, boo
     Ok(parsed)
 }
 
-fn array_of<'a>(
-    v: &'a Value,
-    field: &str,
-    min: usize,
-    max: usize,
-    what: &str,
-) -> Result<&'a Vec<Value>> {
+fn array_of<'a>(v: &'a Value, field: &str, max: usize, what: &str) -> Result<&'a Vec<Value>> {
     let items = v
         .as_array()
         .ok_or_else(|| wrong_type(field, "an array", v))?;
-    if items.len() < min || items.len() > max {
+    if items.is_empty() || items.len() > max {
         return Err(FieldError::new(
             field,
-            format!(
-                "{field} must hold {min} to {max} {what}, got {}",
-                items.len()
-            ),
+            format!("{field} must hold 1 to {max} {what}, got {}", items.len()),
         ));
     }
     Ok(items)
 }
 
 fn parse_subjects(v: &Value) -> Result<Vec<SubjectSpec>> {
-    let items = array_of(v, "subjects", 1, MAX_SUBJECTS, "subjects")?;
+    let items = array_of(v, "subjects", MAX_SUBJECTS, "subjects")?;
     let mut out: Vec<SubjectSpec> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let subject = parse_subject(item, &format!("subjects[{i}]"))?;
+        let path = format!("subjects[{i}]");
+        let subject = parse_subject(&object_as(item.clone(), &path, &path)?, &path)?;
         if out
             .iter()
             .any(|s| refvid_prompt::same_name(&s.name, &subject.name))
         {
             return Err(FieldError::new(
-                format!("subjects[{i}].name"),
+                format!("{path}.name"),
                 format!(
-                    "subjects[{i}].name {:?} is used by another subject; names must be unique",
+                    "{path}.name {:?} is used by another subject; names must be unique",
                     subject.name
                 ),
             ));
@@ -213,32 +222,23 @@ fn parse_subjects(v: &Value) -> Result<Vec<SubjectSpec>> {
     Ok(out)
 }
 
-fn parse_subject(v: &Value, path: &str) -> Result<SubjectSpec> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| wrong_type(path, "an object", v))?;
-    let name = subject_name(obj, path)?;
+fn parse_subject(subject: &SubjectIn, path: &str) -> Result<SubjectSpec> {
+    let name = subject_name(subject, path)?;
     let images_path = format!("{path}.images");
-    let images_value = present(obj, "images").ok_or_else(|| {
+    let images_value = subject.images.as_ref().ok_or_else(|| {
         FieldError::new(
             &images_path,
             format!("{images_path} is required (1 to {MAX_IMAGES_PER_SUBJECT} images)"),
         )
     })?;
-    let items = array_of(
-        images_value,
-        &images_path,
-        1,
-        MAX_IMAGES_PER_SUBJECT,
-        "images",
-    )?;
+    let items = array_of(images_value, &images_path, MAX_IMAGES_PER_SUBJECT, "images")?;
     let images = items
         .iter()
         .enumerate()
         .map(|(j, img)| image_source(img, &format!("{images_path}[{j}]")))
         .collect::<Result<Vec<_>>>()?;
     let voice_path = format!("{path}.voice_id");
-    let voice_id = opt_str(obj, "voice_id", &voice_path)?.map(str::to_string);
+    let voice_id = opt_str(&subject.voice_id, &voice_path)?.map(str::to_string);
     if voice_id
         .as_ref()
         .is_some_and(|v| v.chars().count() > MAX_VOICE_ID_CHARS)
@@ -256,23 +256,22 @@ fn parse_subject(v: &Value, path: &str) -> Result<SubjectSpec> {
 }
 
 /// `name`, or its alias `id`.
-fn subject_name(obj: &Map<String, Value>, path: &str) -> Result<String> {
-    let key = if present(obj, "name").is_some() {
-        "name"
-    } else {
-        "id"
-    };
-    let field = format!("{path}.{key}");
-    let name = match present(obj, key) {
-        None => {
+fn subject_name(subject: &SubjectIn, path: &str) -> Result<String> {
+    let (key, value) = match (&subject.name, &subject.id) {
+        (Some(name), _) => ("name", name),
+        (None, Some(id)) => ("id", id),
+        (None, None) => {
             return Err(FieldError::new(
                 format!("{path}.name"),
                 format!("{path}.name is required (1 to {MAX_NAME_CHARS} characters)"),
             ));
         }
-        Some(Value::String(s)) => s.trim().to_string(),
-        Some(Value::Number(n)) if key == "id" => n.to_string(),
-        Some(v) => return Err(wrong_type(&field, "a string", v)),
+    };
+    let field = format!("{path}.{key}");
+    let name = match value {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) if key == "id" => n.to_string(),
+        v => return Err(wrong_type(&field, "a string", v)),
     };
     let chars = name.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS {
@@ -285,7 +284,7 @@ fn subject_name(obj: &Map<String, Value>, path: &str) -> Result<String> {
 }
 
 fn parse_image_mode(v: &Value) -> Result<Vec<SubjectSpec>> {
-    let items = array_of(v, "images", 1, MAX_IMAGES_TOTAL, "images")?;
+    let items = array_of(v, "images", MAX_IMAGES_TOTAL, "images")?;
     items
         .iter()
         .enumerate()
@@ -326,8 +325,8 @@ fn http_url(text: &str, field: &str) -> Result<String> {
     Ok(text.to_string())
 }
 
-fn resolution(obj: &Map<String, Value>) -> Result<Resolution> {
-    match opt_str(obj, "resolution", "resolution")? {
+fn resolution(v: &Field) -> Result<Resolution> {
+    match opt_str(v, "resolution")? {
         None => Ok(Resolution::P720),
         Some(s) if s.eq_ignore_ascii_case("720p") => Ok(Resolution::P720),
         Some(s) if s.eq_ignore_ascii_case("1080p") => Ok(Resolution::P1080),
@@ -338,16 +337,16 @@ fn resolution(obj: &Map<String, Value>) -> Result<Resolution> {
     }
 }
 
-fn aspect_ratio(obj: &Map<String, Value>) -> Result<AspectRatio> {
-    match opt_str(obj, "aspect_ratio", "aspect_ratio")? {
+fn aspect_ratio(v: &Field) -> Result<AspectRatio> {
+    match opt_str(v, "aspect_ratio")? {
         None => Ok(AspectRatio::default()),
         Some(s) => AspectRatio::parse(s)
             .map_err(|rule| FieldError::new("aspect_ratio", format!("aspect_ratio {rule}"))),
     }
 }
 
-fn movement(obj: &Map<String, Value>) -> Result<Movement> {
-    let Some(s) = opt_str(obj, "movement_amplitude", "movement_amplitude")? else {
+fn movement(v: &Field) -> Result<Movement> {
+    let Some(s) = opt_str(v, "movement_amplitude")? else {
         return Ok(Movement::Auto);
     };
     match s.to_ascii_lowercase().as_str() {
@@ -362,20 +361,16 @@ fn movement(obj: &Map<String, Value>) -> Result<Movement> {
     }
 }
 
-fn webhook(obj: &Map<String, Value>) -> Result<Option<WebhookSpec>> {
-    let Some(extra) = present(obj, "extra") else {
+fn webhook(v: &Field) -> Result<Option<WebhookSpec>> {
+    let Some(extra) = v else {
         return Ok(None);
     };
-    let extra = extra
-        .as_object()
-        .ok_or_else(|| wrong_type("extra", "an object", extra))?;
-    let Some(hook) = present(extra, "webhook") else {
+    let extra: ExtraIn = object_as(extra.clone(), "extra", "extra")?;
+    let Some(hook) = extra.webhook else {
         return Ok(None);
     };
-    let hook = hook
-        .as_object()
-        .ok_or_else(|| wrong_type("extra.webhook", "an object", hook))?;
-    let url = opt_str(hook, "url", "extra.webhook.url")?.ok_or_else(|| {
+    let hook: WebhookIn = object_as(hook, "extra.webhook", "extra.webhook")?;
+    let url = opt_str(&hook.url, "extra.webhook.url")?.ok_or_else(|| {
         FieldError::new(
             "extra.webhook.url",
             "extra.webhook.url is required when extra.webhook is given",
@@ -384,36 +379,25 @@ fn webhook(obj: &Map<String, Value>) -> Result<Option<WebhookSpec>> {
     let url = http_url(url, "extra.webhook.url")?;
     Ok(Some(WebhookSpec {
         url,
-        test_mode: test_mode(hook)?,
+        test_mode: test_mode(&hook.test_mode)?,
     }))
 }
 
-fn test_mode(hook: &Map<String, Value>) -> Result<Option<TestMode>> {
-    let Some(tm) = present(hook, "test_mode") else {
+fn test_mode(v: &Field) -> Result<Option<TestMode>> {
+    let Some(tm) = v else {
         return Ok(None);
     };
-    let tm = tm
-        .as_object()
-        .ok_or_else(|| wrong_type("extra.webhook.test_mode", "an object", tm))?;
-    let enabled = opt_bool(tm, "enabled").map_err(|e| {
-        FieldError::new(
-            "extra.webhook.test_mode.enabled",
-            e.message
-                .replace("enabled", "extra.webhook.test_mode.enabled"),
-        )
-    })?;
-    let status = opt_str(
-        tm,
-        "return_task_status",
-        "extra.webhook.test_mode.return_task_status",
-    )?
-    .unwrap_or("TASK_STATUS_SUCCEED");
-    if !STATUSES.contains(&status) {
+    let field = "extra.webhook.test_mode";
+    let tm: TestModeIn = object_as(tm.clone(), field, field)?;
+    let enabled = opt_bool(&tm.enabled, "extra.webhook.test_mode.enabled")?;
+    let status_field = "extra.webhook.test_mode.return_task_status";
+    let status = opt_str(&tm.return_task_status, status_field)?.unwrap_or("TASK_STATUS_SUCCEED");
+    if !TEST_MODE_STATUSES.contains(&status) {
         return Err(FieldError::new(
-            "extra.webhook.test_mode.return_task_status",
+            status_field,
             format!(
-                "extra.webhook.test_mode.return_task_status must be one of {}, got {status:?}",
-                STATUSES.join(", ")
+                "{status_field} must be one of {}, got {status:?}",
+                TEST_MODE_STATUSES.join(", ")
             ),
         ));
     }

@@ -28,12 +28,12 @@ impl IntoResponse for EntError {
         let (status, reason) = ent::error_reason(api.code, &api.message);
         let mut metadata = api.metadata.clone();
         metadata.insert("trace_id".into(), json!(self.trace_id));
-        let body = json!({
-            "code": status,
-            "reason": reason,
-            "message": api.message,
-            "metadata": metadata,
-        });
+        let body = refvid_api::responses::EntError {
+            code: status,
+            reason,
+            message: api.message.clone(),
+            metadata,
+        };
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
         let mut response = (status, Json(body)).into_response();
         if let Some(secs) = self
@@ -73,12 +73,12 @@ where
     post,
     path = "/ent/v2/reference2video",
     tag = "ent",
-    request_body = refvid_api::schema::Reference2VideoRequest,
+    request_body = refvid_api::request::Reference2VideoRequest,
     security(("token" = [])),
     responses(
-        (status = 200, description = "The task is stored and queued", body = refvid_api::schema::Reference2VideoCreated),
+        (status = 200, description = "The task is stored and queued", body = refvid_api::ent::Reference2VideoCreated),
         refvid_api::responses::EntCommonErrors,
-        (status = 413, description = "The body is larger than 20 MiB", body = refvid_api::schema::EntError),
+        (status = 413, description = "The body is larger than 20 MiB", body = refvid_api::responses::EntError),
     )
 )]
 pub async fn reference2video(
@@ -110,9 +110,9 @@ pub async fn reference2video(
     params(("id" = String, Path, description = "The task id")),
     security(("token" = [])),
     responses(
-        (status = 200, description = "The task and its outputs", body = refvid_api::schema::Creations),
+        (status = 200, description = "The task and its outputs", body = refvid_api::ent::Creations),
         refvid_api::responses::EntCommonErrors,
-        (status = 404, description = "`TaskNotFound`", body = refvid_api::schema::EntError),
+        (status = 404, description = "`TaskNotFound`", body = refvid_api::responses::EntError),
     )
 )]
 pub async fn creations(
@@ -142,9 +142,9 @@ pub async fn creations(
     params(("id" = String, Path, description = "The task id")),
     security(("token" = [])),
     responses(
-        (status = 200, description = "Cancelled", body = refvid_api::schema::Empty),
+        (status = 200, description = "Cancelled", body = refvid_api::responses::Empty),
         refvid_api::responses::EntCommonErrors,
-        (status = 404, description = "`TaskNotFound`", body = refvid_api::schema::EntError),
+        (status = 404, description = "`TaskNotFound`", body = refvid_api::responses::EntError),
     )
 )]
 pub async fn cancel(
@@ -160,7 +160,7 @@ pub async fn cancel(
             .await?
             .ok_or_else(HttpError::task_not_found)?;
         if record.state == StoreState::Failed && record.reason == "cancelled" {
-            return Ok(json!({}));
+            return Ok(json!(refvid_api::responses::Empty {}));
         }
         let status = refvid_store::status_of(record.state);
         Err(HttpError::field(

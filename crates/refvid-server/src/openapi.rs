@@ -28,6 +28,8 @@ use utoipa::{Modify, OpenApi};
         crate::routes::readyz,
         crate::routes::metrics,
     ),
+    // The subjects' schemas: the request types' `subjects` fields refer to them by name.
+    components(schemas(refvid_api::request::SubjectIn, refvid_api::request::EntSubjectIn)),
     modifiers(&Security),
     tags(
         (name = "v3", description = "The hosted service's API"),

@@ -7,21 +7,21 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
 use rand::Rng;
+use refvid_api::responses::SubmitAccepted;
 use refvid_api::{
     ErrorCode, FieldError, ImageSource, MAX_IMAGE_BYTES, TaskSpec, data_uri, parse_submit,
 };
 use refvid_store::NewTask;
-use serde_json::{Value, json};
 
 /// The submit handler.
 #[utoipa::path(
     post,
     path = "/v3/async/viduq2-pro-fast",
     tag = "v3",
-    request_body = refvid_api::schema::SubmitRequest,
+    request_body = refvid_api::request::SubmitRequest,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The task is stored and queued", body = refvid_api::schema::SubmitAccepted),
+        (status = 200, description = "The task is stored and queued", body = refvid_api::responses::SubmitAccepted),
         refvid_api::responses::V3CommonErrors,
         (status = 413, description = "The body is larger than 20 MiB", body = refvid_api::ErrorEnvelope),
     )
@@ -30,13 +30,13 @@ pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<SubmitAccepted>, HttpError> {
     let key = auth::authenticate(&state, &headers).await?;
     check_content_type(&headers)?;
     let body = body.map_err(body_rejection)?;
     let spec = parse_submit(&body)?;
     let task = accept(&state, &key.id, &spec).await?;
-    Ok(Json(json!({ "task_id": task.id })))
+    Ok(Json(SubmitAccepted { task_id: task.id }))
 }
 
 /// Stores a checked request of this key as a new queued task (both dialects end here): inline

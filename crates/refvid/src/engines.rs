@@ -119,7 +119,7 @@ impl SpeedFlags {
         default_steps: usize,
     ) -> anyhow::Result<Plan> {
         let dir = flags.model_dir.clone().unwrap_or_default();
-        let distillation = preset::detect(self.distilled, &dir, checkpoint, &flags.loras);
+        let distillation = preset::detect(self.distilled, &dir, checkpoint, &flags.lora_files()?);
         Ok(preset::plan(
             self.preset,
             &self.explicit(flags.steps)?,
@@ -168,9 +168,9 @@ pub struct ModelFlags {
     /// negative prompt for phantom, as its reference code).
     #[arg(long, env = "REFVID_NEGATIVE_PROMPT")]
     pub negative_prompt: Option<String>,
-    /// A LoRA merged into the transformer at load: FILE[:SCALE] (scale 1 by default); repeat
-    /// for several (`;` separates them in REFVID_LORA). Diffusers/PEFT, original Wan
-    /// (CausVid, lightx2v) and musubi-tuner keys.
+    /// A LoRA merged into the transformer at load: FILE[:SCALE] (scale 1 by default), FILE
+    /// also a pulled LoRA's name (`refvid models list`); repeat for several (`;` separates them
+    /// in REFVID_LORA). Diffusers/PEFT, original Wan (CausVid, lightx2v) and musubi-tuner keys.
     #[arg(long = "lora", env = "REFVID_LORA", value_delimiter = ';')]
     pub loras: Vec<refvid_wan::lora::LoraSpec>,
     /// What stays on the device between uses: none; model (the text encoder, transformer and
@@ -182,6 +182,30 @@ pub struct ModelFlags {
     /// model or blocks), on or off.
     #[arg(long, env = "REFVID_VAE_TILING", default_value = "auto")]
     pub vae_tiling: TilingChoice,
+}
+
+impl ModelFlags {
+    /// The `--lora` files: a value that is no file is a pulled name (`refvid models pull
+    /// causvid-t2v-1.3b`) and stands for its one file.
+    fn lora_files(&self) -> anyhow::Result<Vec<refvid_wan::lora::LoraSpec>> {
+        let models = crate::models_cmd::models_dir(self.models_dir.as_deref());
+        self.loras
+            .iter()
+            .map(|spec| {
+                if spec.path.exists() {
+                    return Ok(spec.clone());
+                }
+                let name = spec.path.to_string_lossy();
+                let path = models
+                    .resolve_file(&name)
+                    .with_context(|| format!("--lora {name}: neither a file nor a pulled LoRA"))?;
+                Ok(refvid_wan::lora::LoraSpec {
+                    path,
+                    scale: spec.scale,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Flags of the `wan` engine (Wan2.1-VACE).
@@ -239,7 +263,7 @@ fn place(flags: &ModelFlags, engine: &str, what: &str) -> anyhow::Result<ModelPl
     }
     place.precision = flags.wan_dtype;
     place.device = flags.wan_device;
-    place.loras = flags.loras.clone();
+    place.loras = flags.lora_files()?;
     place.offload = flags.offload;
     place.vae_tiling = flags.vae_tiling;
     Ok(place)

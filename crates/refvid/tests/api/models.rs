@@ -139,3 +139,70 @@ async fn a_name_not_pulled_says_how_to_pull_it_and_hub_errors_are_plain() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_pulled_distill_lora_is_used_by_name_and_allows_the_fast_preset() {
+    let tiny = FakeRepo::new("org/tiny", vec![FakeFile::small("model_index.json", b"{}")]);
+    let kijai = FakeRepo::new(
+        "Kijai/WanVideo_comfy",
+        vec![FakeFile::lfs(
+            "Wan21_CausVid_bidirect2_T2V_1_3B_lora_rank32.safetensors",
+            Content::Pattern {
+                len: 200_000,
+                seed: 2,
+            },
+        )],
+    );
+    let hub = FakeHub::start(vec![tiny, kijai]).await;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["org/tiny", "causvid-t2v-1.3b"] {
+        let pulled = run(&["models", "pull", name, "-q"], &hub.endpoint, dir.path()).await;
+        assert!(pulled.status.success(), "{}", text(&pulled.stderr));
+    }
+    let listing = text(
+        &run(&["models", "list"], &hub.endpoint, dir.path())
+            .await
+            .stdout,
+    );
+    for entry in ["lightx2v-t2v-14b-4step", "causvid-t2v-14b"] {
+        assert!(listing.contains(entry), "{listing}");
+    }
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with("causvid-t2v-1.3b"))
+        .expect(&listing);
+    assert!(line.contains("195.3 KiB"), "{line}");
+
+    let generate = |lora: &'static str| {
+        let args = [
+            "generate",
+            "missing.json",
+            "--engine",
+            "wan",
+            "--model",
+            "org/tiny",
+            "--lora",
+            lora,
+            "--preset",
+            "fast",
+        ];
+        let (endpoint, dir) = (hub.endpoint.clone(), dir.path().to_path_buf());
+        async move { run(&args, &endpoint, &dir).await }
+    };
+    // The name resolves to the pulled file, whose name marks it step-distilled: the fast preset
+    // is accepted and loading goes on to the (incomplete) model folder.
+    let used = generate("causvid-t2v-1.3b:0.8").await;
+    let err = text(&used.stderr);
+    assert!(!used.status.success());
+    assert!(
+        err.contains("loading the wan engine from") && !err.contains("--lora"),
+        "{err}"
+    );
+    let unknown = generate("causvid-t2v-14b").await;
+    let err = text(&unknown.stderr);
+    assert!(
+        err.contains("--lora causvid-t2v-14b: neither a file nor a pulled LoRA")
+            && err.contains("refvid models pull causvid-t2v-14b"),
+        "{err}"
+    );
+}
