@@ -32,44 +32,11 @@ use refvid_wan::layout::transformer::diffusers_to_original;
 use refvid_wan::transformer::{WanConfig, WanTransformer};
 
 /// `transformer/config.json` of Wan2.1-VACE-1.3B (diffusers).
-const VACE_1_3B: &str = r#"{
-  "_class_name": "WanVACETransformer3DModel",
-  "added_kv_proj_dim": null,
-  "attention_head_dim": 128,
-  "cross_attn_norm": true,
-  "eps": 1e-06,
-  "ffn_dim": 8960,
-  "freq_dim": 256,
-  "image_dim": null,
-  "in_channels": 16,
-  "num_attention_heads": 12,
-  "num_layers": 30,
-  "out_channels": 16,
-  "patch_size": [1, 2, 2],
-  "pos_embed_seq_len": null,
-  "qk_norm": "rms_norm_across_heads",
-  "rope_max_seq_len": 1024,
-  "text_dim": 4096,
-  "vace_in_channels": 96,
-  "vace_layers": [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28]
-}"#;
+const VACE_1_3B: &str = include_str!("../tests/fixtures/published/vace-1.3b-transformer.json");
 
 /// `config.json` of the original Wan2.1-VACE-1.3B release.
-const VACE_1_3B_ORIGINAL: &str = r#"{
-  "_class_name": "VaceWanModel",
-  "dim": 1536,
-  "eps": 1e-06,
-  "ffn_dim": 8960,
-  "freq_dim": 256,
-  "in_dim": 16,
-  "model_type": "t2v",
-  "num_heads": 12,
-  "num_layers": 30,
-  "out_dim": 16,
-  "text_len": 512,
-  "vace_in_dim": 96,
-  "vace_layers": [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28]
-}"#;
+const VACE_1_3B_ORIGINAL: &str =
+    include_str!("../tests/fixtures/published/vace-1.3b-original.json");
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 

@@ -1,32 +1,26 @@
 //! `refvid wan bench` as a library call: tiny shapes (the tiny fixtures' configs) on the CPU,
 //! both engines, every offload mode; the report's fields and their plausibility.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use refvid_wan::bench::{BenchEngine, BenchOptions, BenchReport, ShapesArg, run};
 use refvid_wan::offload::Offload;
 use refvid_wan::runtime::{DeviceKind, Precision};
 
-/// `{"transformer", "text_encoder", "vae"}` from the tiny VACE fixture's config files.
-fn tiny_shapes(dir: &Path) -> PathBuf {
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-vace-r2v");
-    let read = |module: &str| -> serde_json::Value {
-        let text = std::fs::read_to_string(fixture.join(module).join("config.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
-    };
-    let shapes = serde_json::json!({
-        "transformer": read("transformer"),
-        "text_encoder": read("text_encoder"),
-        "vae": read("vae"),
-    });
-    let path = dir.join("tiny.json");
-    std::fs::write(&path, shapes.to_string()).unwrap();
-    path
+/// The tiny VACE fixture: `--shapes` reads its modules' config files.
+fn tiny_shapes() -> ShapesArg {
+    ShapesArg::Folder(fixture("tiny-vace-r2v"))
 }
 
-fn options(shapes: &Path, engine: BenchEngine, offload: Offload) -> BenchOptions {
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn options(shapes: ShapesArg, engine: BenchEngine, offload: Offload) -> BenchOptions {
     BenchOptions {
-        shapes: ShapesArg::File(shapes.to_path_buf()),
+        shapes,
         engine,
         width: 64,
         height: 32,
@@ -64,17 +58,15 @@ fn check_plausible(r: &BenchReport, passes: usize) {
 
 #[test]
 fn vace_and_phantom_run_at_tiny_shapes_in_every_offload_mode() {
-    let dir = tempfile::tempdir().unwrap();
-    let shapes = tiny_shapes(dir.path());
     for offload in Offload::ALL {
-        let vace = run(&options(&shapes, BenchEngine::Vace, offload)).unwrap();
+        let vace = run(&options(tiny_shapes(), BenchEngine::Vace, offload)).unwrap();
         check_plausible(&vace, 2);
         assert!(vace.vae_encode_s.is_some_and(|s| s > 0.0), "{vace:?}");
         assert_eq!(
             (vace.engine.as_str(), vace.offload.clone()),
             ("vace", offload.to_string())
         );
-        let phantom = run(&options(&shapes, BenchEngine::Phantom, offload)).unwrap();
+        let phantom = run(&options(tiny_shapes(), BenchEngine::Phantom, offload)).unwrap();
         check_plausible(&phantom, 3);
         assert_eq!(phantom.vae_encode_s, None);
         assert_eq!(phantom.engine, "phantom");
@@ -83,26 +75,23 @@ fn vace_and_phantom_run_at_tiny_shapes_in_every_offload_mode() {
 
 #[test]
 fn bad_requests_are_refused_with_the_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let shapes = tiny_shapes(dir.path());
-    let mut o = options(&shapes, BenchEngine::Vace, Offload::None);
+    let mut o = options(tiny_shapes(), BenchEngine::Vace, Offload::None);
     o.frames = 6;
     let e = run(&o).unwrap_err().to_string();
     assert!(e.contains("4k + 1"), "{e}");
-    // A config without the VACE keys serves Phantom but not VACE.
-    let t2v = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/tiny-phantom/transformer/config.json");
-    let mut value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&shapes).unwrap()).unwrap();
-    value["transformer"] = serde_json::from_str(&std::fs::read_to_string(t2v).unwrap()).unwrap();
-    let plain = dir.path().join("t2v.json");
-    std::fs::write(&plain, value.to_string()).unwrap();
-    let e = run(&options(&plain, BenchEngine::Vace, Offload::None))
+    // A model without the VACE blocks (Phantom's text-to-video transformer) serves Phantom but
+    // not VACE.
+    let t2v = ShapesArg::Folder(fixture("tiny-phantom"));
+    let e = run(&options(t2v.clone(), BenchEngine::Vace, Offload::None))
         .unwrap_err()
         .to_string();
     assert!(e.contains("vace_layers"), "{e}");
+    check_plausible(
+        &run(&options(t2v, BenchEngine::Phantom, Offload::None)).unwrap(),
+        3,
+    );
     let missing = options(
-        &dir.path().join("none.json"),
+        ShapesArg::File(fixture("none.json")),
         BenchEngine::Vace,
         Offload::None,
     );

@@ -109,33 +109,14 @@ fn bf16_and_f16_weights_load() {
     }
 }
 
-/// The config keys of the published Wan2.1-VACE-1.3B diffusers transformer (values from the
-/// conversion script) parse and validate.
+/// The published Wan2.1-VACE-1.3B diffusers transformer config (`tests/fixtures/published`,
+/// values from the conversion script; `random_weights` writes it) parses and validates.
 #[test]
 fn vace_1_3b_config_parses() {
-    let layers: Vec<usize> = (0..30).step_by(2).collect();
-    let json = serde_json::json!({
-        "_class_name": "WanVACETransformer3DModel",
-        "_diffusers_version": "0.35.0",
-        "added_kv_proj_dim": null,
-        "attention_head_dim": 128,
-        "cross_attn_norm": true,
-        "eps": 1e-06,
-        "ffn_dim": 8960,
-        "freq_dim": 256,
-        "image_dim": null,
-        "in_channels": 16,
-        "num_attention_heads": 12,
-        "num_layers": 30,
-        "out_channels": 16,
-        "patch_size": [1, 2, 2],
-        "pos_embed_seq_len": null,
-        "qk_norm": "rms_norm_across_heads",
-        "rope_max_seq_len": 1024,
-        "text_dim": 4096,
-        "vace_in_channels": 96,
-        "vace_layers": layers,
-    });
+    let json: serde_json::Value = serde_json::from_str(include_str!(
+        "fixtures/published/vace-1.3b-transformer.json"
+    ))
+    .unwrap();
     let cfg: refvid_wan::transformer::WanConfig = serde_json::from_value(json).unwrap();
     cfg.validate().unwrap();
     assert_eq!(cfg.dim(), 1536);

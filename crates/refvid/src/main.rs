@@ -132,8 +132,8 @@ enum WanCommand {
 
 #[derive(Debug, Args)]
 struct BenchArgs {
-    /// 1.3b, 14b, or a JSON file {"transformer": {...}, "text_encoder": {...}, "vae": {...}}
-    /// of the modules' config.json keys.
+    /// 1.3b, 14b, a JSON file {"transformer": {...}, "text_encoder": {...}, "vae": {...}}
+    /// of the modules' config.json keys, or a diffusers model folder (its modules' configs).
     #[arg(long)]
     shapes: refvid_wan::bench::ShapesArg,
     /// vace (Wan2.1-VACE, 2 passes per step) or phantom (Phantom-Wan on the T2V transformer,

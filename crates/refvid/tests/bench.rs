@@ -1,5 +1,5 @@
 //! `refvid wan bench --json` at tiny shapes on the CPU: one JSON line with every field of the
-//! contract (`shared/spec/PARITY.md`, "Bench"), of the right types and plausible; the table without
+//! contract (`docs/PARITY.md`, "Bench"), of the right types and plausible; the table without
 //! `--json`; clear refusals.
 
 use std::path::{Path, PathBuf};
@@ -7,22 +7,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// A shapes file from the tiny VACE fixture's config files.
-fn tiny_shapes(dir: &Path) -> PathBuf {
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../refvid-wan/tests/fixtures/tiny-vace-r2v");
-    let read = |module: &str| -> Value {
-        let text = std::fs::read_to_string(fixture.join(module).join("config.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
-    };
-    let shapes = serde_json::json!({
-        "transformer": read("transformer"),
-        "text_encoder": read("text_encoder"),
-        "vae": read("vae"),
-    });
-    let path = dir.join("tiny.json");
-    std::fs::write(&path, shapes.to_string()).unwrap();
-    path
+/// The tiny VACE fixture: `--shapes` reads its modules' config files.
+fn tiny_shapes() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../refvid-wan/tests/fixtures/tiny-vace-r2v")
 }
 
 fn bench(args: &[&str]) -> std::process::Output {
@@ -72,8 +59,7 @@ fn number(v: &Value, key: &str) -> f64 {
 
 #[test]
 fn json_has_every_contract_field_with_plausible_values() {
-    let dir = tempfile::tempdir().unwrap();
-    let shapes = tiny_shapes(dir.path());
+    let shapes = tiny_shapes();
     for (engine, passes, offload) in [("vace", 2, "none"), ("phantom", 3, "blocks")] {
         let v = json_line(&shapes, engine, offload);
         assert_eq!(v["shapes"], shapes.to_str().unwrap());
@@ -103,8 +89,7 @@ fn json_has_every_contract_field_with_plausible_values() {
 
 #[test]
 fn the_table_and_the_refusals() {
-    let dir = tempfile::tempdir().unwrap();
-    let shapes = tiny_shapes(dir.path());
+    let shapes = tiny_shapes();
     let shapes = shapes.to_str().unwrap();
     let small = ["--size", "64x32", "--frames", "5", "--steps", "1"];
     let out = bench(&[&["--shapes", shapes, "--dtype", "f32"][..], &small].concat());

@@ -1,5 +1,5 @@
-//! The shapes a benchmark builds: the published Wan 2.1 models by name (`1.3b`, `14b`) or a
-//! JSON file of configs.
+//! The shapes a benchmark builds: the published Wan 2.1 models by name (`1.3b`, `14b`), a
+//! JSON file of configs, or a diffusers model folder (its modules' `config.json`, no weights read).
 //!
 //! Named shapes (diffusers' `convert_wan_to_diffusers.py`, see `docs/` research anchors):
 //! - transformer: VACE-1.3B — 12 × 128 heads, 30 layers, FFN 8960, VACE blocks after layers
@@ -11,7 +11,9 @@
 //! - VAE: the Wan 2.1 VAE (diffusers' defaults).
 //!
 //! A file holds `{"transformer": {...}, "text_encoder": {...}, "vae": {...}}` with each
-//! module's `config.json` keys (`vae` may be left out: the Wan 2.1 VAE). Its transformer needs
+//! module's `config.json` keys (`vae` may be left out: the Wan 2.1 VAE); a folder holds them as
+//! `transformer/config.json`, `text_encoder/config.json` and (optionally) `vae/config.json`. The
+//! transformer needs
 //! `vace_layers` and `vace_in_channels` for the VACE engine; for Phantom they are dropped.
 
 use std::fmt;
@@ -63,7 +65,7 @@ impl FromStr for BenchEngine {
     }
 }
 
-/// `--shapes`: a published size or a config file.
+/// `--shapes`: a published size, a config file or a model folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShapesArg {
     /// Wan 2.1 at 1.3 B parameters.
@@ -72,6 +74,8 @@ pub enum ShapesArg {
     Wan14B,
     /// A JSON file of configs (see the module docs).
     File(PathBuf),
+    /// A diffusers model folder, for its modules' configs.
+    Folder(PathBuf),
 }
 
 impl fmt::Display for ShapesArg {
@@ -79,7 +83,7 @@ impl fmt::Display for ShapesArg {
         match self {
             ShapesArg::Wan1_3B => f.write_str("1.3b"),
             ShapesArg::Wan14B => f.write_str("14b"),
-            ShapesArg::File(p) => write!(f, "{}", p.display()),
+            ShapesArg::File(p) | ShapesArg::Folder(p) => write!(f, "{}", p.display()),
         }
     }
 }
@@ -92,9 +96,10 @@ impl FromStr for ShapesArg {
             "1.3b" => ShapesArg::Wan1_3B,
             "14b" => ShapesArg::Wan14B,
             _ if s.ends_with(".json") || Path::new(s).is_file() => ShapesArg::File(s.into()),
+            _ if Path::new(s).is_dir() => ShapesArg::Folder(s.into()),
             _ => {
                 return Err(WanError::Input(format!(
-                    "unknown shapes `{s}` (expected 1.3b, 14b or a CONFIG.json file)"
+                    "unknown shapes `{s}` (expected 1.3b, 14b, a CONFIG.json file or a model folder)"
                 )));
             }
         })
@@ -117,6 +122,7 @@ impl ModelShapes {
             ShapesArg::Wan1_3B => Self::wan(12, 30, 8960, 2),
             ShapesArg::Wan14B => Self::wan(40, 40, 13824, 5),
             ShapesArg::File(path) => crate::loading::read_json::<Self>(path)?,
+            ShapesArg::Folder(dir) => Self::of_folder(dir)?,
         };
         let t = &mut shapes.transformer;
         match engine {
@@ -145,6 +151,21 @@ impl ModelShapes {
             )));
         }
         Ok(shapes)
+    }
+
+    /// The configs of a diffusers model folder's modules (the VAE's may be missing).
+    fn of_folder(dir: &Path) -> Result<Self> {
+        use crate::loading::read_config;
+        let vae_dir = dir.join("vae");
+        Ok(Self {
+            transformer: read_config(&dir.join("transformer"))?,
+            text_encoder: read_config(&dir.join("text_encoder"))?,
+            vae: if vae_dir.join("config.json").is_file() {
+                read_config(&vae_dir)?
+            } else {
+                VaeConfig::default()
+            },
+        })
     }
 
     /// Wan 2.1 with `heads` × 128, `layers` blocks, FFN `ffn`, a VACE block every `vace_every`
@@ -235,6 +256,26 @@ mod tests {
             ShapesArg::File("x.json".into())
         );
         assert_eq!("phantom".parse::<BenchEngine>()?, BenchEngine::Phantom);
+        Ok(())
+    }
+
+    #[test]
+    fn a_model_folder_gives_its_modules_configs() -> Result<()> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-vace-r2v");
+        let arg: ShapesArg = dir.parse()?;
+        assert_eq!(arg, ShapesArg::Folder(dir.into()));
+        let shapes = ModelShapes::resolve(&arg, BenchEngine::Vace)?;
+        let read = |module: &str| -> serde_json::Value {
+            let path = Path::new(dir).join(module).join("config.json");
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        };
+        let t = read("transformer");
+        assert_eq!(shapes.transformer.num_layers as u64, t["num_layers"]);
+        assert_eq!(
+            shapes.text_encoder.d_model as u64,
+            read("text_encoder")["d_model"]
+        );
+        assert_eq!(shapes.vae.base_dim as u64, read("vae")["base_dim"]);
         Ok(())
     }
 }

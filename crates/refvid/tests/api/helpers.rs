@@ -1,10 +1,13 @@
-//! Starting a server for a test and talking to it.
+//! Starting a server for a test and talking to it; the tiny random-weight models of
+//! `refvid-wan`'s fixtures and the request file that `refvid generate` tests render.
 
 use base64::Engine as _;
 use image::{Rgba, RgbaImage};
+use refvid::engines::{EngineChoice, EngineKind, ModelFlags};
 use refvid::{RunningServer, ServeConfig};
 use serde_json::{Value, json};
 use std::io::Cursor;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub struct TestApp {
@@ -122,6 +125,63 @@ impl TestApp {
         assert_eq!(response.status(), 200, "downloading {url}");
         response.bytes().await.unwrap().to_vec()
     }
+
+    /// Waits for task `id` to succeed (asserting it does); its `request_info` and its video.
+    pub async fn finished(&self, id: &str) -> (Value, Vec<u8>) {
+        let seen = self.wait(id, Duration::from_secs(300)).await;
+        let last = seen.last().unwrap();
+        assert_eq!(last["task"]["status"], "TASK_STATUS_SUCCEED", "{last}");
+        let info = last["extra"]["debug_info"]["request_info"]
+            .as_str()
+            .unwrap();
+        let url = last["videos"][0]["video_url"].as_str().unwrap();
+        (
+            serde_json::from_str(info).unwrap(),
+            self.download(url).await,
+        )
+    }
+}
+
+/// A folder of `refvid-wan`'s test fixtures (tiny random-weight models and their inputs).
+pub fn wan_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../refvid-wan/tests/fixtures")
+        .join(name)
+}
+
+/// Engine `kind` on the tiny fixture model `name` at its native 64×48 with 2 steps; `adjust`
+/// sets the rest of the flags.
+pub fn tiny_engine(
+    kind: EngineKind,
+    name: &str,
+    adjust: impl FnOnce(&mut ModelFlags),
+) -> EngineChoice {
+    let mut model = ModelFlags {
+        model_dir: Some(wan_fixture(name)),
+        steps: Some(2),
+        wan_size: Some((64, 48)),
+        ..Default::default()
+    };
+    adjust(&mut model);
+    EngineChoice {
+        kind,
+        model,
+        ..Default::default()
+    }
+}
+
+/// Writes `request.json` (a 1-second, 1:1, seed-3 "@cat waves" with one local image) into
+/// `dir` for `refvid generate`; returns its path.
+pub fn cat_request(dir: &Path) -> PathBuf {
+    let cat = dir.join("cat.png");
+    std::fs::write(&cat, disc_png(200, 160, [200, 90, 40])).unwrap();
+    let request = dir.join("request.json");
+    let body = json!({
+        "prompt": "@cat waves", "duration": 1, "seed": 3, "aspect_ratio": "1:1",
+        "subjects": [{"name": "cat", "images": [cat]}]
+    });
+    std::fs::write(&request, body.to_string()).unwrap();
+    request
 }
 
 pub async fn wait_for(

@@ -6,30 +6,16 @@
 //! decodes them exactly as whole frames; tiles themselves are tested in `refvid-wan`.)
 
 use crate::helpers::*;
-use refvid::engines::{EngineChoice, EngineKind, ModelFlags, build_engine};
+use refvid::engines::{EngineChoice, EngineKind, build_engine};
 use refvid_wan::offload::{Offload, TilingChoice};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
-
-fn tiny_model() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../refvid-wan/tests/fixtures/tiny-vace-r2v")
-}
 
 fn tiny_choice(offload: Offload, vae_tiling: TilingChoice) -> EngineChoice {
-    EngineChoice {
-        kind: EngineKind::Wan,
-        model: ModelFlags {
-            model_dir: Some(tiny_model()),
-            steps: Some(2),
-            wan_size: Some((64, 48)),
-            offload,
-            vae_tiling,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
+    tiny_engine(EngineKind::Wan, "tiny-vace-r2v", |m| {
+        m.offload = offload;
+        m.vae_tiling = vae_tiling;
+    })
 }
 
 /// Renders one 1-second task; returns its request_info and the video.
@@ -37,15 +23,7 @@ async fn render(app: &TestApp) -> (Value, Vec<u8>) {
     let mut body = two_subject_body();
     body["duration"] = json!(1);
     body["seed"] = json!(3);
-    let id = app.submit_ok(&body).await;
-    let seen = app.wait(&id, Duration::from_secs(180)).await;
-    let last = seen.last().unwrap();
-    assert_eq!(last["task"]["status"], "TASK_STATUS_SUCCEED", "{last}");
-    let info = last["extra"]["debug_info"]["request_info"]
-        .as_str()
-        .unwrap();
-    let url = last["videos"][0]["video_url"].as_str().unwrap();
-    (serde_json::from_str(info).unwrap(), app.download(url).await)
+    app.finished(&app.submit_ok(&body).await).await
 }
 
 #[tokio::test]
@@ -76,20 +54,10 @@ async fn streamed_blocks_render_the_in_memory_video_and_say_so() {
 #[test]
 fn generate_takes_the_offload_mode_from_flags_and_the_config_file() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("cat.png"),
-        disc_png(200, 160, [200, 90, 40]),
-    )
-    .unwrap();
-    let request = dir.path().join("request.json");
-    let body = json!({
-        "prompt": "@cat waves", "duration": 1, "seed": 3, "aspect_ratio": "1:1",
-        "subjects": [{"name": "cat", "images": [dir.path().join("cat.png")]}]
-    });
-    std::fs::write(&request, body.to_string()).unwrap();
+    let request = cat_request(dir.path());
     let config = dir.path().join("refvid.toml");
     std::fs::write(&config, "offload = \"blocks\"\nvae_tiling = \"on\"\n").unwrap();
-    let model = tiny_model().display().to_string();
+    let model = wan_fixture("tiny-vace-r2v").display().to_string();
     let generate = |name: &str, extra: &[&str]| {
         let out = dir.path().join(format!("{name}.mp4"));
         let output = Command::new(env!("CARGO_BIN_EXE_refvid"))

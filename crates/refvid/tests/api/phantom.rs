@@ -5,32 +5,14 @@
 //! step, UniPC, the VAE, the fitting to 24 fps and the output geometry).
 
 use crate::helpers::*;
-use refvid::engines::{EngineChoice, EngineKind, ModelFlags, build_engine};
+use refvid::engines::{EngineKind, build_engine};
 use refvid_media::probe_mp4;
-use serde_json::{Value, json};
-use std::path::PathBuf;
+use serde_json::json;
 use std::process::Command;
-use std::time::Duration;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../refvid-wan/tests/fixtures")
-        .join(name)
-}
 
 #[tokio::test]
 async fn the_server_renders_with_the_phantom_engine() {
-    let engine = build_engine(&EngineChoice {
-        kind: EngineKind::Phantom,
-        model: ModelFlags {
-            model_dir: Some(fixture("tiny-phantom")),
-            steps: Some(2),
-            wan_size: Some((64, 48)),
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .unwrap();
+    let engine = build_engine(&tiny_engine(EngineKind::Phantom, "tiny-phantom", |_| {})).unwrap();
     assert_eq!(engine.name(), "phantom");
     let app = spawn_app_with(|c| c.engine = Some(engine)).await;
     let mut body = two_subject_body();
@@ -42,21 +24,12 @@ async fn the_server_renders_with_the_phantom_engine() {
     let other = app.submit_ok(&body).await;
     let mut videos = Vec::new();
     for id in [&first, &other] {
-        let seen = app.wait(id, Duration::from_secs(180)).await;
-        let last = seen.last().unwrap();
-        assert_eq!(last["task"]["status"], "TASK_STATUS_SUCCEED", "{last}");
-        let info: Value = serde_json::from_str(
-            last["extra"]["debug_info"]["request_info"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+        let (info, video) = app.finished(id).await;
         assert_eq!(info["engine"], "phantom", "{info}");
         assert_eq!(info["model"], "tiny-phantom", "{info}");
         // Three passes per step, counted by the pipeline.
         assert_eq!(info["transformer_passes"], "6", "{info}");
-        let url = last["videos"][0]["video_url"].as_str().unwrap();
-        videos.push(app.download(url).await);
+        videos.push(video);
     }
     let probe = probe_mp4(&videos[0]).unwrap();
     assert_eq!(
@@ -70,23 +43,13 @@ async fn the_server_renders_with_the_phantom_engine() {
 #[test]
 fn generate_and_the_config_file_take_the_phantom_engine() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("cat.png"),
-        disc_png(200, 160, [200, 90, 40]),
-    )
-    .unwrap();
-    let request = dir.path().join("request.json");
-    let body = json!({
-        "prompt": "@cat waves", "duration": 1, "seed": 3, "aspect_ratio": "1:1",
-        "subjects": [{"name": "cat", "images": [dir.path().join("cat.png")]}]
-    });
-    std::fs::write(&request, body.to_string()).unwrap();
+    let request = cat_request(dir.path());
     let config = dir.path().join("refvid.toml");
     std::fs::write(
         &config,
         format!(
             "engine = \"phantom\"\nmodel_dir = '{}'\nsteps = 2\nwan_size = \"64x48\"\nphantom_guidance_text = 6.5\n",
-            fixture("tiny-phantom-original").display()
+            wan_fixture("tiny-phantom-original").display()
         ),
     )
     .unwrap();

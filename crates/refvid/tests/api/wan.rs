@@ -4,28 +4,13 @@
 //! with CFG, the UniPC scheduler, the Wan VAE, the fitting to 24 fps and the output geometry).
 
 use crate::helpers::*;
-use refvid::engines::{EngineChoice, EngineKind, ModelFlags, build_engine};
+use refvid::engines::{EngineChoice, EngineKind, build_engine};
 use refvid_media::probe_mp4;
 use serde_json::json;
-use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
-
-fn tiny_model() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../refvid-wan/tests/fixtures/tiny-vace-r2v")
-}
 
 fn tiny_choice() -> EngineChoice {
-    EngineChoice {
-        kind: EngineKind::Wan,
-        model: ModelFlags {
-            model_dir: Some(tiny_model()),
-            steps: Some(2),
-            wan_size: Some((64, 48)),
-            ..Default::default()
-        },
-        ..Default::default()
-    }
+    tiny_engine(EngineKind::Wan, "tiny-vace-r2v", |_| {})
 }
 
 #[tokio::test]
@@ -43,19 +28,10 @@ async fn the_server_renders_with_the_wan_engine() {
     let other = app.submit_ok(&body).await;
     let mut videos = Vec::new();
     for id in [&first, &second, &other] {
-        let seen = app.wait(id, Duration::from_secs(180)).await;
-        let last = seen.last().unwrap();
-        assert_eq!(last["task"]["status"], "TASK_STATUS_SUCCEED", "{last}");
-        let info: serde_json::Value = serde_json::from_str(
-            last["extra"]["debug_info"]["request_info"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+        let (info, video) = app.finished(id).await;
         assert_eq!(info["engine"], "wan", "{info}");
         assert_eq!(info["model"], "tiny-vace-r2v", "{info}");
-        let url = last["videos"][0]["video_url"].as_str().unwrap();
-        videos.push(app.download(url).await);
+        videos.push(video);
     }
     let probe = probe_mp4(&videos[0]).unwrap();
     assert_eq!(
@@ -70,18 +46,8 @@ async fn the_server_renders_with_the_wan_engine() {
 #[tokio::test]
 async fn generate_renders_a_request_file_with_either_engine() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("cat.png"),
-        disc_png(200, 160, [200, 90, 40]),
-    )
-    .unwrap();
-    let request = dir.path().join("request.json");
-    let body = json!({
-        "prompt": "@cat waves", "duration": 1, "seed": 3, "aspect_ratio": "1:1",
-        "subjects": [{"name": "cat", "images": [dir.path().join("cat.png")]}]
-    });
-    std::fs::write(&request, body.to_string()).unwrap();
-    let model = tiny_model().display().to_string();
+    let request = cat_request(dir.path());
+    let model = wan_fixture("tiny-vace-r2v").display().to_string();
     let wan_args = [
         "--engine",
         "wan",

@@ -12,11 +12,6 @@ use refvid_wan::step_cache::CacheConfig;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../refvid-wan/tests/fixtures")
-}
 
 fn refvid(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_refvid"))
@@ -57,7 +52,7 @@ fn i64_scalars(path: &Path) -> std::collections::HashMap<String, i64> {
 fn calibrated_ratios_drive_the_mag_cache_of_the_parity_command() {
     let dir = tempfile::tempdir().unwrap();
     let ratios = dir.path().join("ratios.json");
-    let model = fixtures().join("tiny-vace-r2v");
+    let model = wan_fixture("tiny-vace-r2v");
     let model = model.to_str().unwrap();
     let ratios_arg = ratios.to_str().unwrap();
     ok(&refvid(&[
@@ -90,7 +85,7 @@ fn calibrated_ratios_drive_the_mag_cache_of_the_parity_command() {
 
     // The 6 ratios are interpolated onto the fixture's 3 steps with guidance.
     let out = dir.path().join("out.safetensors");
-    let inputs = fixtures().join("pipeline_inputs.safetensors");
+    let inputs = wan_fixture("pipeline_inputs.safetensors");
     ok(&refvid(&[
         "wan",
         "check",
@@ -125,8 +120,8 @@ fn cache_flags_that_do_not_fit_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let ratios = dir.path().join("r.json");
     std::fs::write(&ratios, "[1.0, 0.9]").unwrap();
-    let model = fixtures().join("tiny-vace-r2v");
-    let inputs = fixtures().join("pipeline_inputs.safetensors");
+    let model = wan_fixture("tiny-vace-r2v");
+    let inputs = wan_fixture("pipeline_inputs.safetensors");
     let out = dir.path().join("out.safetensors");
     let base = [
         "wan",
@@ -167,21 +162,11 @@ fn cache_flags_that_do_not_fit_are_refused_with_the_reason() {
 }
 
 fn lora(name: &str) -> PathBuf {
-    fixtures().join("fast/lora").join(name)
+    wan_fixture("fast/lora").join(name)
 }
 
 fn tiny_choice(loras: Vec<LoraSpec>) -> EngineChoice {
-    EngineChoice {
-        kind: EngineKind::Wan,
-        model: ModelFlags {
-            model_dir: Some(fixtures().join("tiny-vace-r2v")),
-            steps: Some(2),
-            wan_size: Some((64, 48)),
-            loras,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
+    tiny_engine(EngineKind::Wan, "tiny-vace-r2v", |m| m.loras = loras)
 }
 
 /// Renders one 1-second task; returns its request_info and the video.
@@ -195,15 +180,7 @@ async fn render_moving(app: &TestApp, movement: &str) -> (Value, Vec<u8>) {
     body["duration"] = json!(1);
     body["seed"] = json!(3);
     body["movement_amplitude"] = json!(movement);
-    let id = app.submit_ok(&body).await;
-    let seen = app.wait(&id, Duration::from_secs(180)).await;
-    let last = seen.last().unwrap();
-    assert_eq!(last["task"]["status"], "TASK_STATUS_SUCCEED", "{last}");
-    let info = last["extra"]["debug_info"]["request_info"]
-        .as_str()
-        .unwrap();
-    let url = last["videos"][0]["video_url"].as_str().unwrap();
-    (serde_json::from_str(info).unwrap(), app.download(url).await)
+    app.finished(&app.submit_ok(&body).await).await
 }
 
 #[tokio::test]
@@ -232,7 +209,7 @@ async fn a_lora_reaches_the_served_model_and_request_info() {
 #[test]
 fn a_lora_that_does_not_fit_stops_the_start_from_flags_or_the_config_file() {
     let data = tempfile::tempdir().unwrap();
-    let model = fixtures().join("tiny-vace-r2v");
+    let model = wan_fixture("tiny-vace-r2v");
     let serve = |extra: &[&str]| {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--engine", "wan"];
         args.extend_from_slice(extra);
@@ -348,7 +325,7 @@ fn presets_name_their_settings_for_both_models() {
     let choice = EngineChoice {
         kind: EngineKind::Phantom,
         model: ModelFlags {
-            model_dir: Some(fixtures().join("tiny-phantom")),
+            model_dir: Some(wan_fixture("tiny-phantom")),
             wan_size: Some((64, 48)),
             loras: vec![LoraSpec {
                 path: marked,
