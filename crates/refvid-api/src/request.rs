@@ -311,7 +311,9 @@ fn voice_id_schema() -> Schema {
     text(
         nullable(Type::String),
         MAX_VOICE_ID_CHARS,
-        "Accepted and stored; the built-in audio has no speech.".into(),
+        "The voice this subject speaks its lines in (`GET /v3/voices`); an unknown id speaks \
+         with the default voice, and `debug_info.request_info` says so."
+            .into(),
     )
     .into()
 }

@@ -20,6 +20,8 @@ fn request(secs: f64) -> AudioRequest {
             .map(|i| (i as f32 / 24.0).sin().abs())
             .collect(),
         fps: 24,
+        lines: Vec::new(),
+        speakers: Vec::new(),
     }
 }
 

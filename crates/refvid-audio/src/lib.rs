@@ -8,7 +8,7 @@
 //! (refvid-tts, wired in by the `refvid` crate) and mixed here: [`SynthAudio::render_with_speech`]
 //! lays the spoken lines over the clip ([`dialogue`]) and ducks music and ambience under them
 //! ([`mix`]). An operator who wants other sound (a music model) implements [`AudioEngine`] —
-//! `render` gets the prompt, seed, length, flags and per-frame motion, and
+//! `render` gets the prompt, seed, length, flags, per-frame motion and the lines to speak, and
 //! returns 48 kHz stereo PCM — and hands it to the worker.
 
 pub mod aac;
@@ -37,6 +37,36 @@ pub struct AudioRequest {
     pub motion: Vec<f32>,
     /// Video frames per second (to place `motion` in time).
     pub fps: u32,
+    /// The lines subjects say, in prompt order (only with `audio`).
+    pub lines: Vec<SpokenLine>,
+    /// The request's subjects, by index, with the voice each asked for.
+    pub speakers: Vec<Speaker>,
+}
+
+/// A line a subject says.
+#[derive(Clone, PartialEq)]
+pub struct SpokenLine {
+    /// Index into [`AudioRequest::speakers`].
+    pub subject: usize,
+    pub text: String,
+}
+
+/// What is said never reaches a log: its `Debug` shows only its length.
+impl std::fmt::Debug for SpokenLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpokenLine")
+            .field("subject", &self.subject)
+            .field("chars", &self.text.chars().count())
+            .finish()
+    }
+}
+
+/// A subject that may speak.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Speaker {
+    pub name: String,
+    /// The `voice_id` the request gave.
+    pub voice_id: Option<String>,
 }
 
 /// Interleaved PCM, samples in -1..1.

@@ -12,6 +12,8 @@ fn request(prompt: &str, bgm: bool, audio: bool, secs: f64) -> AudioRequest {
         audio,
         motion: vec![],
         fps: 24,
+        lines: Vec::new(),
+        speakers: Vec::new(),
     }
 }
 

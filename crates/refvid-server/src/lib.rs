@@ -1,6 +1,6 @@
-//! The HTTP API: the v3 dialect (submit, task-result, our task-cancel), Vidu's `/ent/v2` dialect
-//! (reference2video, creations, cancel), signed downloads (`/files/`), the web console,
-//! `/openapi.json`, health, readiness and metrics; and the listener's lingering close
+//! The HTTP API: the v3 dialect (submit, task-result; our task-cancel and voices), Vidu's
+//! `/ent/v2` dialect (reference2video, creations, cancel), signed downloads (`/files/`), the web
+//! console, `/openapi.json`, health, readiness and metrics; and the listener's lingering close
 //! ([`linger`]).
 //!
 //! The server only talks to the [`TaskStore`](refvid_store::TaskStore) and the
@@ -20,6 +20,7 @@ pub mod rate_limit;
 mod result_doc;
 mod routes;
 mod submit;
+pub mod voices;
 
 pub use error::HttpError;
 pub use routes::router;
@@ -82,6 +83,8 @@ pub struct AppState {
     pub limiter: Arc<rate_limit::RateLimiter>,
     /// Turns presented keys into stored digests.
     pub key_hasher: keys::KeyHasher,
+    /// The voices and the dialogue check ([`voices::NoSpeech`] unless set after `new`).
+    pub speech: Arc<dyn voices::Speech>,
 }
 
 impl AppState {
@@ -103,6 +106,7 @@ impl AppState {
             metrics: Default::default(),
             limiter,
             key_hasher,
+            speech: Arc::new(voices::NoSpeech),
         }
     }
 }

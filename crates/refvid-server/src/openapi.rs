@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         crate::submit::submit,
         crate::result_doc::task_result,
         crate::result_doc::task_cancel,
+        crate::voices::list,
         crate::ent::reference2video,
         crate::ent::creations,
         crate::ent::cancel,

@@ -16,6 +16,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v3/async/viduq2-pro-fast", post(submit::submit))
         .route("/v3/async/task-result", get(result_doc::task_result))
         .route("/v3/async/task-cancel", post(result_doc::task_cancel))
+        .route("/v3/voices", get(crate::voices::list))
         .route("/ent/v2/reference2video", post(ent::reference2video))
         .route("/ent/v2/tasks/{id}/creations", get(ent::creations))
         .route("/ent/v2/tasks/{id}/cancel", post(ent::cancel))

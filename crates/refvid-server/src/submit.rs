@@ -43,11 +43,13 @@ pub async fn submit(
 /// images checked, queue and quota limits applied, an in-process worker woken.
 pub async fn accept(state: &AppState, key_id: &str, spec: &TaskSpec) -> Result<NewTask, HttpError> {
     check_inline_images(spec)?;
+    let seed = spec.seed.unwrap_or_else(random_seed);
+    crate::voices::check_dialogue(state, spec, seed).await?;
     let task = NewTask {
         id: uuid::Uuid::new_v4().to_string(),
         key_id: key_id.to_string(),
         spec_json: serde_json::to_string(spec).expect("a TaskSpec always serialises"),
-        seed: spec.seed.unwrap_or_else(random_seed),
+        seed,
         submit_ms: now_ms(),
         max_attempts: state.settings.max_attempts,
         webhook_url: spec.webhook.as_ref().map(|w| w.url.clone()),

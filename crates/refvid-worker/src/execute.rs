@@ -7,7 +7,7 @@ use crate::stage_metrics::{Outcome, Stage};
 use crate::task_error::TaskError;
 use crate::{Worker, now_ms, references};
 use refvid_api::{Movement, OUTPUT_FPS, TaskSpec};
-use refvid_audio::AudioEngine;
+use refvid_audio::{AudioEngine, Speaker, SpokenLine};
 use refvid_engine::{Control, Engine, EngineError, Motion, RenderJob, SubjectRefs};
 use refvid_media::GuardedHttp;
 use refvid_media::Mp4VideoWriter;
@@ -329,6 +329,22 @@ fn post_plan(
         seed,
         bgm: spec.bgm,
         audio: spec.audio,
+        lines: spec
+            .spoken_lines()
+            .into_iter()
+            .map(|line| SpokenLine {
+                subject: line.subject,
+                text: line.text,
+            })
+            .collect(),
+        speakers: spec
+            .subjects
+            .iter()
+            .map(|s| Speaker {
+                name: s.name.clone(),
+                voice_id: s.voice_id.clone(),
+            })
+            .collect(),
     });
     Ok(Post { mark, sound })
 }

@@ -2,7 +2,7 @@
 
 use crate::request_info::Note;
 use crate::task_error::TaskError;
-use refvid_audio::{AudioEngine, AudioRequest, encode_aac_lc};
+use refvid_audio::{AudioEngine, AudioRequest, Speaker, SpokenLine, encode_aac_lc};
 use refvid_media::AacAudio;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,10 @@ pub struct SoundPlan {
     pub seed: u64,
     pub bgm: bool,
     pub audio: bool,
+    /// The lines subjects say (empty unless `audio`).
+    pub lines: Vec<SpokenLine>,
+    /// Every subject, with the voice it asked for.
+    pub speakers: Vec<Speaker>,
 }
 
 /// Time spent making the sound.
@@ -51,6 +55,8 @@ pub fn sound_track(
         audio: plan.audio,
         motion: motion.to_vec(),
         fps,
+        lines: plan.lines.clone(),
+        speakers: plan.speakers.clone(),
     };
     let started = Instant::now();
     let failed = |e: refvid_audio::AudioError| {

@@ -1,8 +1,10 @@
-//! Where the time of a 5 s 1080p task goes: render, encode, watermark, sound, AAC, mux.
+//! Where the time of a 5 s 1080p task goes: render, encode, watermark, sound, AAC, mux; and,
+//! when the speech runtime is installed (scripts/install-speech.sh), what two spoken lines add
+//! (the voice loaded once before, as in a running worker).
 //!
 //! `cargo run --release -p refvid --example stage_bench`
 
-use refvid_audio::{AudioEngine, AudioRequest, SynthAudio, encode_aac_lc};
+use refvid_audio::{AudioEngine, AudioRequest, Speaker, SpokenLine, SynthAudio, encode_aac_lc};
 use refvid_engine::compositor::CompositorEngine;
 use refvid_engine::{Control, Engine, FrameSink, Motion, RenderJob, SinkError, SubjectRefs};
 use refvid_media::watermark::{Watermark, WatermarkSource};
@@ -83,6 +85,8 @@ fn main() {
         audio: true,
         motion: vec![0.2; 120],
         fps: 24,
+        lines: Vec::new(),
+        speakers: Vec::new(),
     };
     let start = Instant::now();
     let pcm = SynthAudio.render(&request).unwrap().unwrap();
@@ -117,4 +121,53 @@ fn main() {
             share(d)
         );
     }
+    speech_share(&request, total);
+}
+
+/// The same sound with two lines spoken (`@cat says "…" @ball: "…"`): the time speech adds to
+/// the task, and its share of the task with it.
+fn speech_share(plain: &AudioRequest, total: Duration) {
+    let dir = refvid_tts::runtime::default_dir();
+    let catalog = refvid_tts::Catalog::open(&dir, &[], 2).unwrap();
+    if let Some(why) = catalog.unavailable() {
+        println!("  (speech not measured: {why})");
+        return;
+    }
+    let speech = std::sync::Arc::new(refvid::speech::SpeechService::new(catalog));
+    let voiced = refvid::speech::VoicedAudio::new(speech);
+    let mut request = plain.clone();
+    request.lines = vec![
+        SpokenLine {
+            subject: 0,
+            text: "Hello there, little ball.".into(),
+        },
+        SpokenLine {
+            subject: 1,
+            text: "Catch me if you can!".into(),
+        },
+    ];
+    request.speakers = ["cat", "ball"]
+        .map(|name| Speaker {
+            name: name.into(),
+            voice_id: None,
+        })
+        .to_vec();
+    voiced.render(&request).unwrap(); // loads the voice, as a worker's first task does
+    let runs = 3;
+    let mut best = Duration::MAX;
+    for _ in 0..runs {
+        let start = Instant::now();
+        voiced.render(&request).unwrap().unwrap();
+        let without = Instant::now();
+        SynthAudio.render(plain).unwrap().unwrap();
+        let synth = without.elapsed();
+        best = best.min((without - start).saturating_sub(synth));
+    }
+    let with = total + best;
+    println!(
+        "  two spoken lines add {:.3} s (best of {runs}): {:.1} % of the task with them ({:.2} s)",
+        best.as_secs_f64(),
+        100.0 * best.as_secs_f64() / with.as_secs_f64(),
+        with.as_secs_f64()
+    );
 }

@@ -34,6 +34,8 @@ pub struct GenerateOptions<'a> {
     pub show_progress: bool,
     /// Where the cover JPEG goes, if wanted.
     pub cover_out: Option<&'a Path>,
+    /// The voices for spoken lines (`None`: lines are not spoken).
+    pub speech: Option<Arc<crate::speech::SpeechService>>,
 }
 
 /// Validates `body` as a v3 submit request and renders it to `out`.
@@ -46,6 +48,15 @@ pub async fn generate(
     let spec = refvid_api::parse_submit(&bytes)
         .map_err(|e| anyhow::anyhow!("the request is not valid: {e} (field `{}`)", e.field))?;
     let seed = spec.seed.map_or_else(random_seed, u64::from);
+    if let Some(speech) = &options.speech {
+        use refvid_server::voices::{Speech, SpeechRefusal};
+        match speech.check(&spec, seed as u32) {
+            Ok(()) => {}
+            Err(SpeechRefusal::Request(why) | SpeechRefusal::Unavailable(why)) => {
+                anyhow::bail!("the request cannot be spoken: {why}")
+            }
+        }
+    }
     let http = GuardedHttp::new(FetchPolicy {
         allow_private_networks: options.allow_private_networks,
         ..FetchPolicy::default()
@@ -55,7 +66,10 @@ pub async fn generate(
     let mut on_progress = |fraction: f32| bar.set_position((fraction * 100.0).round() as u64);
     let with = LocalRender {
         engine: options.engine.clone(),
-        audio: Arc::new(SynthAudio),
+        audio: match &options.speech {
+            Some(speech) => Arc::new(crate::speech::VoicedAudio::new(speech.clone())),
+            None => Arc::new(SynthAudio),
+        },
         watermark: &options.watermark,
         http: &http,
     };

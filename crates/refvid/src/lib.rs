@@ -8,10 +8,11 @@ pub mod engines;
 pub mod generate;
 pub mod keys_cmd;
 pub mod models_cmd;
+pub mod speech;
 pub mod tts_cmd;
 
 use anyhow::Context;
-use refvid_audio::SynthAudio;
+use refvid_audio::{AudioEngine, SynthAudio};
 use refvid_blob::{BlobStore, LocalBlobStore, S3BlobStore, UrlSigner};
 use refvid_engine::Engine;
 use refvid_engine::compositor::CompositorEngine;
@@ -72,6 +73,9 @@ pub struct ServeConfig {
     pub engine: Option<Arc<dyn Engine>>,
     /// Where a worker-only process (`refvid worker`) serves its own `/metrics`; `None`: nowhere.
     pub worker_metrics_listen: Option<SocketAddr>,
+    /// The voices: `GET /v3/voices`, the dialogue check at submit and the workers' spoken
+    /// lines. `None`: no speech (dialogue is refused at submit).
+    pub speech: Option<Arc<speech::SpeechService>>,
 }
 
 impl ServeConfig {
@@ -98,6 +102,7 @@ impl ServeConfig {
             retry_backoff: Duration::from_secs(5),
             engine: None,
             worker_metrics_listen: None,
+            speech: None,
         }
     }
 }
@@ -250,6 +255,9 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
     );
     let stages = StageMetrics::default();
     state.metrics = Arc::new(Metrics::new(|registry| stages.register(registry)));
+    if let Some(speech) = &config.speech {
+        state.speech = speech.clone();
+    }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(serve_http(
         listener,
@@ -315,7 +323,7 @@ fn spawn_workers(
                 .engine
                 .clone()
                 .unwrap_or_else(|| Arc::new(CompositorEngine::new())),
-            audio: Arc::new(SynthAudio),
+            audio: audio_engine(config),
             http: GuardedHttp::new(fetch_policy(config))?,
             settings: worker_settings(config, n),
             wake: wake.clone(),
@@ -326,6 +334,14 @@ fn spawn_workers(
     let deliverer = deliverer(config, parts.store.clone(), parts.blob.clone())?;
     tasks.push(tokio::spawn(deliverer.run(shutdown.clone())));
     Ok(tasks)
+}
+
+/// The workers' sound: music and ambience, with the subjects' lines when speech is configured.
+pub fn audio_engine(config: &ServeConfig) -> Arc<dyn AudioEngine> {
+    match &config.speech {
+        Some(speech) => Arc::new(speech::VoicedAudio::new(speech.clone())),
+        None => Arc::new(SynthAudio),
+    }
 }
 
 fn deliverer(

@@ -336,6 +336,8 @@ struct WorkerOptions {
     #[arg(long, env = "REFVID_TASK_TIMEOUT_SECS", default_value_t = 1800)]
     task_timeout_secs: u64,
     #[command(flatten)]
+    speech: refvid::tts_cmd::SpeechArgs,
+    #[command(flatten)]
     engine: refvid::engines::EngineChoice,
 }
 
@@ -361,6 +363,8 @@ struct GenerateArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    speech: refvid::tts_cmd::SpeechArgs,
     #[command(flatten)]
     engine: refvid::engines::EngineChoice,
 }
@@ -667,6 +671,9 @@ fn config_of(
     workers: usize,
 ) -> anyhow::Result<ServeConfig> {
     Ok(ServeConfig {
+        speech: Some(std::sync::Arc::new(refvid::speech::SpeechService::open(
+            &options.speech,
+        )?)),
         watermark: options.watermark()?,
         task_timeout: Duration::from_secs(options.task_timeout_secs),
         retry_backoff: Duration::from_secs(5),
@@ -731,6 +738,9 @@ async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         allow_private_networks: args.allow_private_networks,
         show_progress: !args.quiet,
         cover_out: args.cover.as_deref(),
+        speech: Some(std::sync::Arc::new(refvid::speech::SpeechService::open(
+            &args.speech,
+        )?)),
     };
     let done = refvid::generate::generate(&body, &args.out, options).await?;
     println!(

@@ -6,6 +6,7 @@ mod auth_and_keys;
 mod cancel;
 mod cli;
 mod console;
+mod dialogue;
 mod downloads;
 mod end_to_end;
 mod ent;
