@@ -25,12 +25,14 @@ pub fn attention(
     bias: Option<&Tensor>,
 ) -> Result<Tensor> {
     let dtype = q.dtype();
-    let scores = q.contiguous()?.matmul(&k.t()?.contiguous()?)?;
-    let scores = if scale != 1.0 {
-        (scores * scale)?
+    // Scale the queries rather than the (larger) score matrix; the matrix product reads the
+    // keys transposed in place (no copy).
+    let q = if scale != 1.0 {
+        (q * scale)?
     } else {
-        scores
+        q.contiguous()?
     };
+    let scores = q.matmul(&k.contiguous()?.t()?)?;
     let mut scores = scores.to_dtype(DType::F32)?;
     if let Some(b) = bias {
         scores = scores.broadcast_add(&b.to_dtype(DType::F32)?)?;

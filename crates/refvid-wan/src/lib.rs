@@ -2,7 +2,8 @@
 //!
 //! - [`umt5`]: the UMT5 text encoder; [`tokenizer`]: prompt → 512 padded ids and mask.
 //! - [`transformer`]: `WanTransformer3DModel`, with the [`vace`] branch of
-//!   `WanVACETransformer3DModel`; built from [`rope`], [`attention`] and [`conv3d`].
+//!   `WanVACETransformer3DModel`; built from [`rope`], [`attention`], [`conv3d`] and the
+//!   [`fused`] CPU kernels.
 //! - [`vae`]: the Wan 2.1 video VAE (`AutoencoderKLWan`): chunked causal encode/decode, tiling.
 //! - [`loading`]: finding checkpoints (diffusers folders, the original Wan release, single
 //!   files, `.pth` and `.safetensors`), sharded safetensors, dtypes, named errors;
@@ -32,6 +33,7 @@ pub mod check;
 pub mod conv3d;
 pub mod engine;
 pub mod error;
+pub mod fused;
 pub mod layout;
 pub mod loading;
 pub mod lora;

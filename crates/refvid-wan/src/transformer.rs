@@ -22,6 +22,7 @@ use candle_nn::{Linear, RmsNorm, VarBuilder};
 
 use crate::attention::{DEFAULT_MAX_SCORE_ELEMENTS, multi_head_attention};
 use crate::conv3d::Conv3d;
+use crate::fused::bias_gelu;
 use crate::offload::blocks::{BlockStream, Blocks, LoadedBlock};
 use crate::rope::{apply_rope, rope_tables};
 use crate::vace::{VaceBlock, VaceBranch, VaceInput};
@@ -242,8 +243,17 @@ impl FeedForward {
         })
     }
 
+    /// `net.2(gelu(net.0.proj(x)))`, the bias and GELU in one pass ([`bias_gelu`]).
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.proj_out.forward(&self.proj_in.forward(x)?.gelu()?)
+        let w = self.proj_in.weight();
+        let h = match (x.dims(), self.proj_in.bias()) {
+            (&[b, n, k], Some(bias)) if x.is_contiguous() => {
+                let h = x.reshape((b * n, k))?.matmul(&w.t()?)?;
+                bias_gelu(&h, bias)?.reshape((b, n, ()))?
+            }
+            _ => self.proj_in.forward(x)?.gelu()?,
+        };
+        self.proj_out.forward(&h)
     }
 }
 
