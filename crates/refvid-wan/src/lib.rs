@@ -19,6 +19,7 @@
 //!   written once); [`models`]: the models behind it, one folder each.
 //! - [`offload`]: `--offload none|model|blocks` — modules built per stage, blocks streamed to
 //!   the device one at a time with the next prefetched.
+//! - [`batch`]: the guidance passes of a step in one batch (`--pass-batching`).
 //! - [`runtime`]: precision and device as the command line spells them.
 //! - [`bench`]: `refvid wan bench` — a generation at a model's real shapes with random weights,
 //!   timed per stage, with peak memory.
@@ -28,6 +29,7 @@
 //! `tests/fixtures/README.md`.
 
 pub mod attention;
+pub mod batch;
 pub mod bench;
 pub mod check;
 pub mod conv3d;

@@ -625,6 +625,11 @@ impl WanTransformer {
         self.vace.is_some()
     }
 
+    /// The attention chunk bound in force (see [`set_max_score_elements`](Self::set_max_score_elements)).
+    pub fn max_score_elements(&self) -> usize {
+        self.max_score_elements.load(Ordering::Relaxed)
+    }
+
     /// Sets the attention chunk bound of every attention layer (streamed blocks take it when
     /// they are built).
     pub fn set_max_score_elements(&mut self, n: usize) {
@@ -650,6 +655,39 @@ impl WanTransformer {
         vace: Option<VaceInput<'_>>,
     ) -> Result<Tensor> {
         self.forward_hooked(hidden_states, timestep, encoder_hidden_states, vace, None)
+    }
+
+    /// Several passes at one timestep as one batch ([`crate::batch`]): `passes` are
+    /// `(hidden_states [1, C, F, H, W], encoder_hidden_states [1, L, text_dim])` pairs of equal
+    /// shapes, `timestep` `[1]` (repeated on its device for every pass), `vace` the VACE input of
+    /// one entry (used by every pass). Returns one prediction `[1, C_out, F, H, W]` per pass,
+    /// what [`forward`](Self::forward) gives for each.
+    pub fn forward_passes(
+        &self,
+        passes: &[(&Tensor, &Tensor)],
+        timestep: &Tensor,
+        vace: Option<VaceInput<'_>>,
+    ) -> Result<Vec<Tensor>> {
+        let n = passes.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let (latents, texts): (Vec<&Tensor>, Vec<&Tensor>) = passes.iter().copied().unzip();
+        let x = Tensor::cat(&latents, 0)?;
+        let text = Tensor::cat(&texts, 0)?;
+        if x.dim(0)? != n || text.dim(0)? != n {
+            candle_core::bail!("forward_passes takes one batch entry per pass");
+        }
+        let ts = timestep.reshape(1)?.repeat(n)?;
+        let control = vace
+            .map(|v| Tensor::cat(&vec![v.control; n], 0))
+            .transpose()?;
+        let vace = vace.zip(control.as_ref()).map(|(v, control)| VaceInput {
+            control,
+            scale: v.scale,
+        });
+        let y = self.forward(&x, &ts, &text, vace)?;
+        (0..n).map(|i| y.narrow(0, i, 1)).collect()
     }
 
     /// [`forward`](Self::forward) with a [`BlockHook`] deciding block by block whether the main

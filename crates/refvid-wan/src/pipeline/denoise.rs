@@ -49,6 +49,10 @@ pub const UNCOND_PASS: usize = 1;
 /// `pass` [`COND_PASS`] or [`UNCOND_PASS`] (step caches keep one state per pass).
 pub type Model<'m> = dyn Fn(&Tensor, f64, &Tensor, usize) -> Result<Tensor> + 'm;
 
+/// Both guidance passes of a step in one batch ([`crate::batch`]): `(latents, timestep,
+/// [prompt, negative]) → [cond, uncond]`.
+pub type BatchedModel<'m> = dyn Fn(&Tensor, f64, &[&Tensor]) -> Result<Vec<Tensor>> + 'm;
+
 /// The schedule's timesteps as `[1]` f32 tensors, put on the device before the loop so that a
 /// step transfers nothing between host and device for them.
 #[derive(Debug)]
@@ -85,10 +89,12 @@ pub fn combine_cfg(cond: &Tensor, uncond: &Tensor, scale: f64) -> Result<Tensor>
 }
 
 /// Runs every step of `scheduler` (already `set_timesteps`) from `latents`; returns the final
-/// latents (f32). `on_step` returning `false` stops with [`WanError::Cancelled`] (after the
-/// last step too: the caller then skips decoding).
+/// latents (f32). With guidance, `batched` (when given) runs both passes of each step at once
+/// instead of `model` twice. `on_step` returning `false` stops with [`WanError::Cancelled`]
+/// (after the last step too: the caller then skips decoding).
 pub fn denoise(
     model: &Model<'_>,
+    batched: Option<&BatchedModel<'_>>,
     scheduler: &mut dyn FlowScheduler,
     latents: Tensor,
     guidance: &Guidance<'_>,
@@ -107,13 +113,23 @@ pub fn denoise(
     let total = timesteps.len();
     let mut latents = latents.to_dtype(DType::F32)?;
     for (i, &t) in timesteps.iter().enumerate() {
-        let cond = model(&latents, t, guidance.prompt_embeds, COND_PASS)?;
-        let pred = match negative {
-            Some(neg) => {
+        let pred = match (negative, batched) {
+            (Some(neg), Some(batched)) => {
+                let out = batched(&latents, t, &[guidance.prompt_embeds, neg])?;
+                let [cond, uncond] = out.as_slice() else {
+                    return Err(WanError::Input(format!(
+                        "the batched model gave {} predictions for 2 passes",
+                        out.len()
+                    )));
+                };
+                combine_cfg(cond, uncond, guidance.scale)?
+            }
+            (Some(neg), None) => {
+                let cond = model(&latents, t, guidance.prompt_embeds, COND_PASS)?;
                 let uncond = model(&latents, t, neg, UNCOND_PASS)?;
                 combine_cfg(&cond, &uncond, guidance.scale)?
             }
-            None => cond,
+            (None, _) => model(&latents, t, guidance.prompt_embeds, COND_PASS)?,
         };
         latents = scheduler.step(&pred, i, &latents)?;
         let state = StepState {
@@ -173,7 +189,7 @@ mod tests {
             scale: 3.0,
         };
         let x0 = Tensor::new(&[0f32], &dev)?;
-        let out = denoise(&model, &mut s, x0, &g, &mut |_| true)?;
+        let out = denoise(&model, None, &mut s, x0, &g, &mut |_| true)?;
         assert_eq!(calls.get(), 4);
         assert_eq!(
             *passes.borrow(),
@@ -181,6 +197,62 @@ mod tests {
         );
         // x += Σ dt·3 with Σ dt = σ_end − σ_start = −1.
         assert!((out.to_vec1::<f32>()?[0] + 3.0).abs() < 1e-6);
+        Ok(())
+    }
+
+    /// With a batched model both passes go to it in one call, prompt first, and the result is
+    /// the sequential one.
+    #[test]
+    fn a_batched_model_takes_both_passes_at_once() -> Result<()> {
+        let dev = Device::Cpu;
+        let pos = Tensor::new(&[1f32], &dev)?;
+        let neg = Tensor::new(&[0f32], &dev)?;
+        let single = |_x: &Tensor, _t: f64, _text: &Tensor, _pass: usize| -> Result<Tensor> {
+            panic!("the single-pass model must not run")
+        };
+        let calls = std::cell::RefCell::new(Vec::new());
+        let batched = |x: &Tensor, _t: f64, texts: &[&Tensor]| -> Result<Vec<Tensor>> {
+            calls.borrow_mut().push(
+                texts
+                    .iter()
+                    .map(|t| t.to_vec1::<f32>().map(|v| v[0]))
+                    .collect::<candle_core::Result<Vec<_>>>()?,
+            );
+            texts.iter().map(|t| Ok((x + *t)?)).collect()
+        };
+        let g = Guidance {
+            prompt_embeds: &pos,
+            negative_prompt_embeds: Some(&neg),
+            scale: 3.0,
+        };
+        let x0 = Tensor::new(&[0.5f32], &dev)?;
+        let out = denoise(
+            &single,
+            Some(&batched),
+            &mut euler(2),
+            x0.clone(),
+            &g,
+            &mut |_| true,
+        )?;
+        assert_eq!(*calls.borrow(), vec![vec![1.0, 0.0], vec![1.0, 0.0]]);
+        let sequential = |x: &Tensor, _t: f64, text: &Tensor, _pass: usize| Ok((x + text)?);
+        let want = denoise(&sequential, None, &mut euler(2), x0, &g, &mut |_| true)?;
+        assert_eq!(out.to_vec1::<f32>()?, want.to_vec1::<f32>()?);
+        // Without guidance the batched model is not used.
+        let g1 = Guidance {
+            negative_prompt_embeds: None,
+            scale: 1.0,
+            ..g
+        };
+        denoise(
+            &sequential,
+            Some(&batched),
+            &mut euler(2),
+            pos.clone(),
+            &g1,
+            &mut |_| true,
+        )?;
+        assert_eq!(calls.borrow().len(), 2);
         Ok(())
     }
 
@@ -198,10 +270,10 @@ mod tests {
             negative_prompt_embeds: None,
             scale: 1.0,
         };
-        denoise(&model, &mut euler(3), pos.clone(), &g, &mut |_| true)?;
+        denoise(&model, None, &mut euler(3), pos.clone(), &g, &mut |_| true)?;
         assert_eq!(calls.get(), 3);
         let g = Guidance { scale: 2.0, ..g };
-        assert!(denoise(&model, &mut euler(3), pos.clone(), &g, &mut |_| true).is_err());
+        assert!(denoise(&model, None, &mut euler(3), pos.clone(), &g, &mut |_| true).is_err());
         Ok(())
     }
 
@@ -216,7 +288,7 @@ mod tests {
             scale: 1.0,
         };
         let mut seen = Vec::new();
-        let r = denoise(&model, &mut euler(4), pos.clone(), &g, &mut |s| {
+        let r = denoise(&model, None, &mut euler(4), pos.clone(), &g, &mut |s| {
             seen.push((s.step, s.total));
             s.step < 2
         });

@@ -43,6 +43,7 @@ use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor};
 
+use crate::batch::{PassBatching, PassShape};
 use crate::error::{Result, WanError};
 use crate::lora::LoraSpec;
 use crate::offload::{Placement, Staged, load};
@@ -203,6 +204,8 @@ pub struct WanVacePipeline {
     device: Device,
     /// The normalised VAE encoding of the all-zero video, per `(F, H, W)`.
     zero_video: Mutex<Option<(FrameSize, Tensor)>>,
+    /// Whether the two guidance passes of a step run as one batch.
+    batching: PassBatching,
 }
 
 /// Checks the sizes diffusers requires (it rounds `num_frames` with a warning; we refuse).
@@ -283,6 +286,7 @@ impl WanVacePipeline {
             dtype,
             device,
             zero_video: Mutex::new(None),
+            batching: PassBatching::default(),
         })
     }
 
@@ -333,6 +337,17 @@ impl WanVacePipeline {
             at.dtype,
             at.device.clone(),
         )
+    }
+
+    /// Whether the guidance passes of a step run as one batch ([`crate::batch`]; `auto` by
+    /// default).
+    pub fn set_pass_batching(&mut self, batching: PassBatching) {
+        self.batching = batching;
+    }
+
+    /// The guidance passes' batching (see [`set_pass_batching`](Self::set_pass_batching)).
+    pub fn pass_batching(&self) -> PassBatching {
+        self.batching
     }
 
     /// The device everything runs on.
@@ -586,6 +601,7 @@ impl WanVacePipeline {
         let context = context.to_dtype(self.dtype)?;
         // Built (offload) or borrowed for this loop; an offloaded one is dropped at its end.
         let transformer = self.transformer.get()?;
+        let cached = cache.is_on();
         let cache = RefCell::new(cache);
         let step_ts = denoise::StepTimesteps::new(scheduler.timesteps(), &self.device)?;
         let model = |x: &Tensor, t: f64, text: &Tensor, pass: usize| -> Result<Tensor> {
@@ -603,16 +619,50 @@ impl WanVacePipeline {
                 cache.hook(pass),
             )?)
         };
+        // Both guidance passes in one forward, counted as two passes.
+        let batched = |x: &Tensor, t: f64, texts: &[&Tensor]| -> Result<Vec<Tensor>> {
+            cache.borrow_mut().record_batched(texts.len())?;
+            let x = x.to_dtype(self.dtype)?;
+            let texts = texts
+                .iter()
+                .map(|text| text.to_dtype(self.dtype))
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            let passes: Vec<_> = texts.iter().map(|text| (&x, text)).collect();
+            let vace = VaceInput {
+                control: &context,
+                scale: None,
+            };
+            Ok(transformer.forward_passes(&passes, &step_ts.get(t)?, Some(vace))?)
+        };
         let guidance = Guidance {
             prompt_embeds: &req.prompt_embeds,
             negative_prompt_embeds: req.negative_prompt_embeds.as_ref(),
             scale: req.guidance,
         };
+        let same_text = req
+            .negative_prompt_embeds
+            .as_ref()
+            .is_none_or(|n| n.dims() == req.prompt_embeds.dims());
+        let shape = PassShape::of(
+            &transformer,
+            &req.noise,
+            req.prompt_embeds.dim(1)?,
+            self.dtype,
+        )?;
+        let batch = same_text && self.batching.batches(2, cached, &shape, &self.device);
+        let batched: Option<&denoise::BatchedModel<'_>> = if batch { Some(&batched) } else { None };
         let mut report = |s: &StepState<'_>| {
             let stats = cache.borrow().stats();
             on_step(&StepState { cache: stats, ..*s })
         };
-        denoise::denoise(&model, scheduler, req.noise.clone(), &guidance, &mut report)
+        denoise::denoise(
+            &model,
+            batched,
+            scheduler,
+            req.noise.clone(),
+            &guidance,
+            &mut report,
+        )
     }
 
     /// Drops the `n_ref` reference frames, de-normalises and decodes: `[F, H, W, 3]` in 0..1.

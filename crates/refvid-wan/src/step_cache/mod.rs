@@ -237,6 +237,11 @@ impl StepCache {
         })
     }
 
+    /// Whether the cache is on (its hooks decide per pass; off, every block runs).
+    pub fn is_on(&self) -> bool {
+        self.config.is_on()
+    }
+
     /// The hook for guidance pass `pass` (0 conditional, 1 unconditional, …), or `None` when
     /// the cache is off. Called once per transformer pass: without a cache the pass is counted
     /// here as running all blocks, with one the hook counts what it did.
@@ -257,6 +262,22 @@ impl StepCache {
             self.passes.push(state);
         }
         Some(self.passes[pass].hook())
+    }
+
+    /// Counts `passes` guidance passes that ran as one batch ([`crate::batch`]), every block of
+    /// each: the tally is what the passes run one by one give. Refused with a cache on, whose
+    /// hooks decide per pass (such passes never share a batch).
+    pub fn record_batched(&mut self, passes: usize) -> Result<()> {
+        if self.is_on() {
+            return Err(WanError::Input(format!(
+                "cache `{}` decides per guidance pass: its passes cannot run as one batch",
+                self.config
+            )));
+        }
+        for _ in 0..passes {
+            self.uncached.record(self.blocks, 0);
+        }
+        Ok(())
     }
 
     /// The passes so far and what was skipped, all guidance passes together.
@@ -370,5 +391,12 @@ mod tests {
             }
         );
         assert_eq!(off.pass_count(), 0);
+        // Passes run as one batch count as many passes.
+        off.record_batched(3).unwrap();
+        assert_eq!(off.stats().passes, 5);
+        assert_eq!(off.stats().blocks_run, 20);
+        let mut on = StepCache::new(&CacheConfig::FirstBlock { threshold: 0.1 }, 3, 4).unwrap();
+        assert!(on.record_batched(2).is_err());
+        assert_eq!(on.stats(), CacheStats::default());
     }
 }

@@ -107,6 +107,10 @@ pub fn combine(
 /// The model as the loop sees it: `(pass, latents, timestep, text embeddings) → velocity`.
 pub type PhantomModelFn<'m> = dyn Fn(Pass, &Tensor, f64, &Tensor) -> Result<Tensor> + 'm;
 
+/// The three passes of a step in one batch ([`crate::batch`]): `((latents, text) per pass in
+/// the order prompt-and-images, images, negative; timestep) → one velocity per pass`.
+pub type PhantomBatchedFn<'m> = dyn Fn(&[(&Tensor, &Tensor)], f64) -> Result<Vec<Tensor>> + 'm;
+
 /// The text conditioning of a run.
 #[derive(Debug, Clone, Copy)]
 pub struct Texts<'a> {
@@ -116,9 +120,12 @@ pub struct Texts<'a> {
 
 /// Runs every step of `scheduler` (already set) from `latents` (all T + N frames, f32) with the
 /// reference latents `references` `[1, z, N, h, w]`; returns the final latents of all frames.
-/// `on_step` returning `false` stops with [`WanError::Cancelled`].
+/// With guidance, `batched` (when given) runs the three passes of each step at once instead of
+/// `model` three times. `on_step` returning `false` stops with [`WanError::Cancelled`].
+#[allow(clippy::too_many_arguments)]
 pub fn denoise(
     model: &PhantomModelFn<'_>,
+    batched: Option<&PhantomBatchedFn<'_>>,
     scheduler: &mut dyn FlowScheduler,
     latents: Tensor,
     references: &Tensor,
@@ -132,14 +139,31 @@ pub fn denoise(
     let mut latents = latents.to_dtype(DType::F32)?;
     for (i, &t) in timesteps.iter().enumerate() {
         let x_ref = with_references(&latents, references)?;
-        let pos_it = model(Pass::PromptAndImages, &x_ref, t, texts.prompt)?;
-        let pred = if scales.is_off() {
-            pos_it
-        } else {
-            let pos_i = model(Pass::Images, &x_ref, t, texts.negative)?;
-            let x_zero = with_references(&latents, &zeros)?;
-            let neg = model(Pass::Negative, &x_zero, t, texts.negative)?;
-            combine(&pos_it, &pos_i, &neg, scales)?
+        let pred = match (scales.is_off(), batched) {
+            (true, _) => model(Pass::PromptAndImages, &x_ref, t, texts.prompt)?,
+            (false, Some(batched)) => {
+                let x_zero = with_references(&latents, &zeros)?;
+                let passes = [
+                    (&x_ref, texts.prompt),
+                    (&x_ref, texts.negative),
+                    (&x_zero, texts.negative),
+                ];
+                let out = batched(&passes, t)?;
+                let [pos_it, pos_i, neg] = out.as_slice() else {
+                    return Err(WanError::Input(format!(
+                        "the batched model gave {} predictions for 3 passes",
+                        out.len()
+                    )));
+                };
+                combine(pos_it, pos_i, neg, scales)?
+            }
+            (false, None) => {
+                let pos_it = model(Pass::PromptAndImages, &x_ref, t, texts.prompt)?;
+                let pos_i = model(Pass::Images, &x_ref, t, texts.negative)?;
+                let x_zero = with_references(&latents, &zeros)?;
+                let neg = model(Pass::Negative, &x_zero, t, texts.negative)?;
+                combine(&pos_it, &pos_i, &neg, scales)?
+            }
         };
         latents = scheduler.step(&pred, i, &latents)?;
         let state = StepState {
@@ -220,6 +244,7 @@ mod tests {
         };
         let out = denoise(
             &model,
+            None,
             &mut s,
             t(&[0., 0., 0.], 3),
             &t(&[7.], 1),
@@ -238,6 +263,56 @@ mod tests {
             ]
         );
         assert_eq!(seen.len(), 6);
+        Ok(())
+    }
+
+    /// A batched model gets the three passes of a step at once, in the sequential order and
+    /// with the same inputs, and the run ends where the sequential one does.
+    #[test]
+    fn a_batched_model_takes_the_three_passes_at_once() -> Result<()> {
+        let model = |_pass: Pass, x: &Tensor, _t: f64, text: &Tensor| -> Result<Tensor> {
+            Ok((x.narrow(2, 2, 1)?.sum_all()?.broadcast_add(text)? * 0.1)?
+                .broadcast_as(x.shape())?
+                .contiguous()?)
+        };
+        let seen = RefCell::new(Vec::new());
+        let batched = |passes: &[(&Tensor, &Tensor)], t: f64| -> Result<Vec<Tensor>> {
+            let mut out = Vec::new();
+            for (i, (x, text)) in passes.iter().enumerate() {
+                let refs = x.narrow(2, 2, 1)?.sum_all()?.to_scalar::<f32>()?;
+                seen.borrow_mut().push((refs, text.to_scalar::<f32>()?));
+                let pass = [Pass::PromptAndImages, Pass::Images, Pass::Negative][i];
+                out.push(model(pass, x, t, text)?);
+            }
+            Ok(out)
+        };
+        let (prompt, negative) = (
+            Tensor::new(1f32, &Device::Cpu)?,
+            Tensor::new(0f32, &Device::Cpu)?,
+        );
+        let texts = Texts {
+            prompt: &prompt,
+            negative: &negative,
+        };
+        let run = |batched: Option<&PhantomBatchedFn<'_>>| -> Result<Tensor> {
+            let mut s = FlowEulerScheduler::new(EulerConfig::default());
+            s.set_timesteps(2)?;
+            denoise(
+                &model,
+                batched,
+                &mut s,
+                t(&[0.5, 0.25, 0.], 3),
+                &t(&[7.], 1),
+                texts,
+                GuidanceScales::default(),
+                &mut |_| true,
+            )
+        };
+        let one_batch = run(Some(&batched))?;
+        let seen = seen.into_inner();
+        assert_eq!(seen.len(), 6);
+        assert_eq!(&seen[..3], &[(7.0, 1.0), (7.0, 0.0), (0.0, 0.0)]);
+        assert_eq!(values(&one_batch), values(&run(None)?));
         Ok(())
     }
 
@@ -263,6 +338,7 @@ mod tests {
         let run = |scales, s: &mut FlowEulerScheduler| {
             denoise(
                 &model,
+                None,
                 s,
                 t(&[0., 0., 0.], 3),
                 &t(&[7.], 1),

@@ -15,6 +15,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::guidance::{self, GuidanceScales, Pass, Texts};
 use super::reference;
+use crate::batch::{PassBatching, PassShape};
 use crate::error::{Result, WanError};
 use crate::lora::LoraSpec;
 use crate::offload::{Placement, Staged, load};
@@ -84,6 +85,8 @@ pub struct PhantomPipeline {
     stats: LatentStats,
     dtype: DType,
     device: Device,
+    /// Whether the three passes of a step run as one batch.
+    batching: PassBatching,
 }
 
 impl PhantomPipeline {
@@ -137,7 +140,19 @@ impl PhantomPipeline {
             stats,
             dtype,
             device,
+            batching: PassBatching::default(),
         })
+    }
+
+    /// Whether the three passes of a step run as one batch ([`crate::batch`]; `auto` by
+    /// default).
+    pub fn set_pass_batching(&mut self, batching: PassBatching) {
+        self.batching = batching;
+    }
+
+    /// The passes' batching (see [`set_pass_batching`](Self::set_pass_batching)).
+    pub fn pass_batching(&self) -> PassBatching {
+        self.batching
     }
 
     /// Loads a model folder (diffusers `WanPipeline` or original Wan folder) with the
@@ -370,6 +385,7 @@ impl PhantomPipeline {
         )?;
         // Built (offload) or borrowed for this loop; an offloaded one is dropped at its end.
         let transformer = self.transformer.get()?;
+        let cached = cache.is_on();
         let cache = RefCell::new(cache);
         let step_ts = StepTimesteps::new(scheduler.timesteps(), &self.device)?;
         let model = |pass: Pass, x: &Tensor, t: f64, text: &Tensor| -> Result<Tensor> {
@@ -384,16 +400,41 @@ impl PhantomPipeline {
             )?;
             Ok(y.to_dtype(DType::F32)?)
         };
+        // The three passes in one forward, counted as three passes.
+        let batched = |passes: &[(&Tensor, &Tensor)], t: f64| -> Result<Vec<Tensor>> {
+            cache.borrow_mut().record_batched(passes.len())?;
+            let cast = passes
+                .iter()
+                .map(|(x, text)| Ok((x.to_dtype(self.dtype)?, text.to_dtype(self.dtype)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let pairs: Vec<_> = cast.iter().map(|(x, text)| (x, text)).collect();
+            transformer
+                .forward_passes(&pairs, &step_ts.get(t)?, None)?
+                .into_iter()
+                .map(|y| Ok(y.to_dtype(DType::F32)?))
+                .collect()
+        };
         let texts = Texts {
             prompt: &req.prompt_embeds,
             negative: &req.negative_prompt_embeds,
         };
+        let shape = PassShape::of(
+            &transformer,
+            &req.noise,
+            req.prompt_embeds.dim(1)?,
+            self.dtype,
+        )?;
+        let batch = req.prompt_embeds.dims() == req.negative_prompt_embeds.dims()
+            && self.batching.batches(3, cached, &shape, &self.device);
+        let batched: Option<&guidance::PhantomBatchedFn<'_>> =
+            if batch { Some(&batched) } else { None };
         let mut report = |s: &StepState<'_>| {
             let stats = cache.borrow().stats();
             on_step(&StepState { cache: stats, ..*s })
         };
         guidance::denoise(
             &model,
+            batched,
             scheduler.as_mut(),
             req.noise.clone(),
             &references,
