@@ -9,6 +9,7 @@
 use anyhow::Context;
 use refvid_engine::Engine;
 use refvid_engine::compositor::CompositorEngine;
+use refvid_wan::batch::PassBatching;
 use refvid_wan::engine::ModelEngine;
 use refvid_wan::models::ModelPlace;
 use refvid_wan::models::phantom::{PhantomModel, PhantomOptions};
@@ -182,6 +183,11 @@ pub struct ModelFlags {
     /// model or blocks), on or off.
     #[arg(long, env = "REFVID_VAE_TILING", default_value = "auto")]
     pub vae_tiling: TilingChoice,
+    /// The guidance passes of a step as one batch (each weight read once per step; their
+    /// activations alive at once): auto (when no step cache is on and, on the CPU, the extra
+    /// activations fit in half the available memory; never on other devices), on or off.
+    #[arg(long, env = "REFVID_PASS_BATCHING", default_value = "auto")]
+    pub pass_batching: PassBatching,
 }
 
 impl ModelFlags {
@@ -266,6 +272,7 @@ fn place(flags: &ModelFlags, engine: &str, what: &str) -> anyhow::Result<ModelPl
     place.loras = flags.lora_files()?;
     place.offload = flags.offload;
     place.vae_tiling = flags.vae_tiling;
+    place.pass_batching = flags.pass_batching;
     Ok(place)
 }
 
@@ -432,9 +439,12 @@ mod tests {
             "blocks",
             "--vae-tiling",
             "off",
+            "--pass-batching",
+            "off",
         ])
         .unwrap();
         let e = cli.engine;
+        assert_eq!(e.model.pass_batching, PassBatching::Off);
         assert_eq!(e.model.offload, Offload::Blocks);
         assert_eq!(e.model.vae_tiling, TilingChoice::Off);
         assert_eq!(e.kind, EngineKind::Wan);
@@ -450,8 +460,12 @@ mod tests {
             (plain.offload, plain.vae_tiling),
             (Offload::None, TilingChoice::Auto)
         );
+        assert_eq!(plain.pass_batching, PassBatching::Auto);
         let bad = <Cli as clap::Parser>::try_parse_from(["x", "--offload", "layers"]);
         let err = bad.err().expect("refused").to_string();
         assert!(err.contains("none, model or blocks"), "{err}");
+        let bad = <Cli as clap::Parser>::try_parse_from(["x", "--pass-batching", "yes"]);
+        let err = bad.err().expect("refused").to_string();
+        assert!(err.contains("auto, on or off"), "{err}");
     }
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use candle_core::Device;
 
+use crate::batch::PassBatching;
 use crate::error::WanError;
 use crate::lora::LoraSpec;
 use crate::offload::{Offload, Placement, TilingChoice};
@@ -35,6 +36,9 @@ pub struct ModelPlace {
     pub offload: Offload,
     /// Whether the VAE decodes in tiles (`--vae-tiling`; by default as `offload` implies).
     pub vae_tiling: TilingChoice,
+    /// Whether the guidance passes of a step run as one batch (`--pass-batching`, see
+    /// [`crate::batch`]).
+    pub pass_batching: PassBatching,
 }
 
 impl ModelPlace {
@@ -49,6 +53,7 @@ impl ModelPlace {
             loras: Vec::new(),
             offload: Offload::None,
             vae_tiling: TilingChoice::Auto,
+            pass_batching: PassBatching::Auto,
         }
     }
 
@@ -79,8 +84,9 @@ impl ModelPlace {
     }
 
     /// `("dtype", …)`, `("device", …)`, with LoRAs `("loras", "file:scale,…")` (file names
-    /// only), when offloading `("offload", …)` and when the VAE decodes in tiles
-    /// `("vae_tiling", "on")`, for `request_info`.
+    /// only), when offloading `("offload", …)`, when the VAE decodes in tiles
+    /// `("vae_tiling", "on")` and when the passes' batching is not `auto`
+    /// `("pass_batching", …)`, for `request_info`.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![
             ("dtype", self.precision.to_string()),
@@ -103,6 +109,26 @@ impl ModelPlace {
         if self.vae_tiling.tiling(self.offload).is_some() {
             out.push(("vae_tiling", "on".to_string()));
         }
+        if self.pass_batching != PassBatching::Auto {
+            out.push(("pass_batching", self.pass_batching.to_string()));
+        }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pass_batching_is_described_unless_auto() {
+        let mut place = ModelPlace::new("/models/wan");
+        assert!(place.describe().iter().all(|(k, _)| *k != "pass_batching"));
+        place.pass_batching = PassBatching::Off;
+        assert!(
+            place
+                .describe()
+                .contains(&("pass_batching", "off".to_string()))
+        );
     }
 }

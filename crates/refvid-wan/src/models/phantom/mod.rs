@@ -146,13 +146,14 @@ impl PhantomModel {
         }
         check_native_size(place.native_size)?;
         let transformer = transformer_path(&place.dir, options.checkpoint.as_deref())?;
-        let pipeline = PhantomPipeline::load_placed(
+        let mut pipeline = PhantomPipeline::load_placed(
             &place.dir,
             &transformer,
             &place.placement()?,
             true,
             &place.loras,
         )?;
+        pipeline.set_pass_batching(place.pass_batching);
         Ok(Self {
             pipeline,
             place,

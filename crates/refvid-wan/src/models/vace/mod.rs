@@ -66,7 +66,9 @@ impl VaceModel {
             return Err(WanError::Input("steps must be at least 1".into()));
         }
         check_native_size(place.native_size)?;
-        let pipeline = WanVacePipeline::load_placed(&place.dir, &place.placement()?, &place.loras)?;
+        let mut pipeline =
+            WanVacePipeline::load_placed(&place.dir, &place.placement()?, &place.loras)?;
+        pipeline.set_pass_batching(place.pass_batching);
         Ok(Self {
             pipeline,
             place,
