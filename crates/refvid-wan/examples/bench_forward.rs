@@ -3,8 +3,8 @@
 //! `cargo run --release -p refvid-wan --example bench_forward -- MODEL_DIR INPUTS.safetensors [RUNS] [BATCH]`
 //! (inputs named as in docs/PARITY.md; the fixtures script's `--bench` and `scripts/bench_wide.py`
 //! write larger models and inputs). With `BATCH` > 1 the inputs are repeated `BATCH` times along
-//! the batch axis (what running the guidance passes in one batch does) and the time of one
-//! forward of the whole batch is printed with the time per batch entry.
+//! the batch axis (what running the guidance passes in one batch does); the time of one forward
+//! of the whole batch is printed with the time per batch entry.
 
 use std::time::Instant;
 
@@ -57,13 +57,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         run()?;
     }
     let ms = t0.elapsed().as_secs_f64() * 1e3 / runs as f64;
-    if batch == 1 {
-        println!("forward: {ms:.3} ms (mean of {runs})");
-    } else {
-        println!(
-            "forward of batch {batch}: {ms:.3} ms, {:.3} ms per entry (mean of {runs})",
-            ms / batch as f64
-        );
-    }
+    let entries = hidden.dim(0)?;
+    println!(
+        "forward of batch {entries}: {ms:.3} ms, {:.3} ms per entry (mean of {runs})",
+        ms / entries as f64
+    );
     Ok(())
 }
