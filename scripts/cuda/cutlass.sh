@@ -23,8 +23,11 @@ fi
 # candle-flash-attn 0.11.1 pins this CUTLASS commit (its build.rs, CUTLASS_COMMIT).
 PIN=7d49e6c7e2f8896c47f586706e67e1fb215529dc
 CO="${CUDAFORGE_HOME:-$HOME/.cudaforge}/git/checkouts/cutlass-${PIN:0:16}"
-rm -rf "$CO" && mkdir -p "$CO/.git" "$CO/tools/util"
+# cudaforge takes a checkout whose `git rev-parse HEAD` is the pin: an empty repository with a
+# detached HEAD at the pinned commit (git resolves it without having the commit's objects).
+rm -rf "$CO" && mkdir -p "$CO/tools/util" && git init -q "$CO"
 ln -s "$CU13/cutlass/include" "$CO/include"
 ln -s "$CU13/cutlass/tools/util/include" "$CO/tools/util/include"
 echo "$PIN" > "$CO/.git/HEAD"
+[ "$(git -C "$CO" rev-parse HEAD)" = "$PIN" ] || { echo "cutlass.sh: the checkout's HEAD is not $PIN" >&2; exit 1; }
 echo "ok: CUTLASS_DIR=$CU13/cutlass ($(find "$CU13/cutlass" -type f | wc -l) files)"

@@ -42,8 +42,11 @@ echo "ok 3: $n PTX files, .version $v, .target $t, all assembled by ptxas $("$CU
 
 FA=$(ls -t "$TD"/release/build/candle-flash-attn-*/out/libflashattention.a 2>/dev/null | head -1 || true)
 if [ -n "$FA" ]; then
-  nm -C "$BIN" | grep -q ' T run_mha$' || fail "flash-attn built ($FA) but run_mha is not in $BIN"
-  echo "ok 4: flash-attn linked (run_mha in the binary; $FA $(du -h "$FA" | cut -f1))"
+  # grep reads all of nm's output (no -q): an early exit would fail the pipe under pipefail.
+  SYMS=$(nm -C "$BIN" | grep -E ' T (run_mha|void run_mha_fwd_<.*>\(Flash_fwd_params)' || true)
+  echo "$SYMS" | grep -q ' T run_mha$' || fail "flash-attn built ($FA) but run_mha is not in $BIN"
+  KERNELS=$(echo "$SYMS" | grep -oP 'run_mha_fwd_<cutlass::\w+, \d+, \w+>' | sort | tr '\n' ' ')
+  echo "ok 4: flash-attn linked: run_mha and $KERNELS($(ar t "$FA" | wc -l) objects, $(du -h "$FA" | cut -f1))"
 else
   echo "-- 4: no flash-attn build in $TD (feature off)"
 fi
