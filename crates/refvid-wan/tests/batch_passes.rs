@@ -8,25 +8,17 @@
 //! transformer works per entry), so the only difference is the order in which the matrix
 //! products sum over taller inputs; measured: see the asserts' messages (0 or a few ulp).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::batch::PassBatching;
-use refvid_wan::models::phantom::{GuidanceScales, PhantomParams, PhantomPipeline};
+use refvid_wan::models::phantom::PhantomPipeline;
 use refvid_wan::offload::{Offload, Placement, load};
-use refvid_wan::pipeline::{GenerateParams, Reference, WanVacePipeline};
+use refvid_wan::pipeline::{GenerateParams, WanVacePipeline};
 use refvid_wan::step_cache::CacheStats;
 use refvid_wan::transformer::WanTransformer;
 use refvid_wan::vace::VaceInput;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn load_tensors(name: &str) -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixtures().join(name), &Device::Cpu).expect(name)
-}
+mod common;
+use common::{fixtures, load_tensors, phantom_params, rgb8};
 
 /// Asserts `got` is `want` within 1e-5 of `want`'s largest magnitude; returns the difference.
 fn assert_close(what: &str, got: &Tensor, want: &Tensor) -> f32 {
@@ -52,16 +44,6 @@ fn assert_close(what: &str, got: &Tensor, want: &Tensor) -> f32 {
     );
     eprintln!("{what}: max abs difference {diff:e} (scale {scale})");
     diff
-}
-
-fn rgb8(inputs: &HashMap<String, Tensor>, i: usize) -> Reference {
-    let t = &inputs[&format!("reference_rgb8.{i}")];
-    let (height, width, _) = t.dims3().unwrap();
-    Reference::Rgb8 {
-        width,
-        height,
-        data: t.flatten_all().unwrap().to_vec1::<u8>().unwrap(),
-    }
 }
 
 fn placement(offload: Offload) -> Placement {
@@ -193,30 +175,6 @@ fn a_step_cache_turns_batching_off() {
     let (b, b_passes) = vace_video(PassBatching::On, Offload::None, &cached);
     assert_eq!(assert_close("vace video with a step cache", &b, &a), 0.0);
     assert_eq!(a_passes, b_passes);
-}
-
-fn phantom_params() -> PhantomParams {
-    let inputs: HashMap<String, Tensor> = load_tensors("phantom_inputs.safetensors")
-        .into_iter()
-        .filter_map(|(k, v)| k.strip_prefix("a.").map(|k| (k.to_string(), v)))
-        .collect();
-    PhantomParams {
-        prompt: "A red fox walks in the snow".into(),
-        negative_prompt: "blurry, low quality".into(),
-        references: (0..2).map(|i| rgb8(&inputs, i)).collect(),
-        width: 64,
-        height: 48,
-        num_frames: 9,
-        steps: 3,
-        scales: GuidanceScales {
-            image: 5.0,
-            text: 7.5,
-        },
-        shift: 5.0,
-        seed: 11,
-        initial_noise: None,
-        sampling: Default::default(),
-    }
 }
 
 /// The video and the transformer passes counted after the last step.

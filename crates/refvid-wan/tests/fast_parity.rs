@@ -12,7 +12,7 @@
 //!   1e-4 · max |reference|, frames within 1e-4.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::models::phantom::PhantomPipeline;
@@ -27,12 +27,11 @@ use refvid_wan::step_cache::mag::{MagSettings, load_ratios};
 use refvid_wan::step_cache::{CacheConfig, StepCache};
 use refvid_wan::vae::WanVae;
 
+mod common;
+use common::fixtures;
+
 const F32_REL_TOL: f32 = 1e-4;
 const VIDEO_ABS_TOL: f32 = 1e-4;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
 
 fn load(name: &str) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(fixtures().join(name), &Device::Cpu).expect(name)

@@ -18,9 +18,8 @@ use refvid_wan::loading::{
 use refvid_wan::vace::VaceInput;
 use refvid_wan::vae::WanVae;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
+mod common;
+use common::fixtures;
 
 fn original(path: &str) -> PathBuf {
     fixtures().join("original-layout").join(path)

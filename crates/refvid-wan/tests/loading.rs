@@ -2,16 +2,15 @@
 //! missing shard or subfolder.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::WanError;
 use refvid_wan::loading::load_transformer;
 use refvid_wan::loading::{module_dir, weight_files};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
+mod common;
+use common::fixtures;
 
 /// A fresh copy of the tiny T2V transformer folder whose tensors went through `edit`.
 fn edited_t2v(tag: &str, edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> PathBuf {

@@ -5,17 +5,16 @@
 //! diffusers skips them). Bad files are refused naming the keys.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::lora::LoraSpec;
 use refvid_wan::{CheckArgs, Module, run_check};
 
-const F32_REL_TOL: f32 = 1e-4;
+mod common;
+use common::fixtures;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
+const F32_REL_TOL: f32 = 1e-4;
 
 fn load(path: &Path) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(path, &Device::Cpu).expect("safetensors")

@@ -9,16 +9,14 @@
 //! its counters: every block is loaded once per pass, blocks a step cache skips are not loaded,
 //! per-stage modules are built for every stage.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::lora::LoraSpec;
-use refvid_wan::models::phantom::{GuidanceScales, PhantomParams, PhantomPipeline};
+use refvid_wan::models::phantom::{PhantomParams, PhantomPipeline};
 use refvid_wan::offload::{Offload, Placement, Staged, load};
-use refvid_wan::pipeline::{GenerateParams, PromptEncoder, Reference, WanVacePipeline};
+use refvid_wan::pipeline::{GenerateParams, PromptEncoder, WanVacePipeline};
 use refvid_wan::scheduler::{NoiseSource, SchedulerConfig};
 use refvid_wan::step_cache::{CacheConfig, CacheStats};
 use refvid_wan::tokenizer::{PromptTokenizer, TEXT_LEN};
@@ -26,13 +24,8 @@ use refvid_wan::transformer::{BlockHook, WanTransformer};
 use refvid_wan::vace::VaceInput;
 use refvid_wan::vae::VaeTiling;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn load_tensors(name: &str) -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixtures().join(name), &Device::Cpu).expect(name)
-}
+mod common;
+use common::{fixtures, load_tensors, phantom_params, rgb8};
 
 fn placement(offload: Offload) -> Placement {
     Placement::new(DType::F32, &Device::Cpu).with_offload(offload)
@@ -54,16 +47,6 @@ fn assert_identical(what: &str, a: &Tensor, b: &Tensor) {
         "{what}: {differing} of {} values differ",
         a.len()
     );
-}
-
-fn rgb8(inputs: &HashMap<String, Tensor>, i: usize) -> Reference {
-    let t = &inputs[&format!("reference_rgb8.{i}")];
-    let (height, width, _) = t.dims3().unwrap();
-    Reference::Rgb8 {
-        width,
-        height,
-        data: t.flatten_all().unwrap().to_vec1::<u8>().unwrap(),
-    }
 }
 
 // ---- VACE ------------------------------------------------------------------------------------
@@ -169,30 +152,6 @@ fn tiled_decoding_is_identical_offloaded_or_not() {
 }
 
 // ---- Phantom ---------------------------------------------------------------------------------
-
-fn phantom_params() -> PhantomParams {
-    let inputs: HashMap<String, Tensor> = load_tensors("phantom_inputs.safetensors")
-        .into_iter()
-        .filter_map(|(k, v)| k.strip_prefix("a.").map(|k| (k.to_string(), v)))
-        .collect();
-    PhantomParams {
-        prompt: "A red fox walks in the snow".into(),
-        negative_prompt: "blurry, low quality".into(),
-        references: (0..2).map(|i| rgb8(&inputs, i)).collect(),
-        width: 64,
-        height: 48,
-        num_frames: 9,
-        steps: 3,
-        scales: GuidanceScales {
-            image: 5.0,
-            text: 7.5,
-        },
-        shift: 5.0,
-        seed: 11,
-        initial_noise: None,
-        sampling: Default::default(),
-    }
-}
 
 /// The video and what the step cache skipped.
 fn phantom_run(offload: Offload, p: &PhantomParams, loras: &[LoraSpec]) -> (Tensor, CacheStats) {

@@ -15,12 +15,11 @@ use refvid_wan::umt5::{Umt5Config, Umt5Encoder};
 use refvid_wan::vace::VaceInput;
 use refvid_wan::{CheckArgs, Module, run_check};
 
+mod common;
+use common::fixtures;
+
 /// Relative tolerance for f32, as stated in the fixtures README.
 const F32_REL_TOL: f32 = 1e-4;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
 
 fn load(name: &str) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(fixtures().join(name), &Device::Cpu).expect(name)

@@ -3,16 +3,13 @@
 //! cache, for VACE (2 passes per step with guidance, 1 without) and Phantom (3, or 1 with guidance
 //! off). These counts are what `examples/bench_presets.rs` reports per preset.
 
-use std::path::{Path, PathBuf};
-
 use candle_core::{DType, Device};
 use refvid_wan::models::phantom::{GuidanceScales, PhantomParams, PhantomPipeline};
 use refvid_wan::pipeline::{GenerateParams, Reference, WanVacePipeline};
 use refvid_wan::step_cache::{CacheConfig, CacheStats};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
+mod common;
+use common::fixtures;
 
 fn reference() -> Reference {
     Reference::Rgb8 {

@@ -9,7 +9,6 @@
 //! 1e-4 abs (the parity contract asks 1e-3).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::models::phantom::guidance::{GuidanceScales, combine, with_references};
@@ -19,12 +18,11 @@ use refvid_wan::pipeline::Reference;
 use refvid_wan::runtime::{DeviceKind, Precision};
 use refvid_wan::{CheckArgs, Module, run_check};
 
+mod common;
+use common::fixtures;
+
 const REL_TOL: f32 = 1e-4;
 const FRAME_TOL: f32 = 1e-4;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
 
 fn load(name: &str) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(fixtures().join(name), &Device::Cpu).unwrap()

@@ -14,23 +14,19 @@
 //! - the decoded frames (0..1): max abs error ≤ `VIDEO_ABS_TOL` (1e-4).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::pipeline::check::request_from_inputs;
-use refvid_wan::pipeline::conditioning::{
-    Reference, place_on_canvas, preprocess_reference, vace_mask,
-};
+use refvid_wan::pipeline::conditioning::{place_on_canvas, preprocess_reference, vace_mask};
 use refvid_wan::pipeline::prompt::clean_prompt;
 use refvid_wan::pipeline::{GenerateParams, VaeCodec, WanVacePipeline};
 use refvid_wan::tokenizer::{PromptTokenizer, TEXT_LEN};
 
+mod common;
+use common::{fixtures, rgb8};
+
 /// Relative tolerance of f32 model outputs.
 const F32_REL_TOL: f32 = 1e-4;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
 
 fn load(name: &str) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(fixtures().join(name), &Device::Cpu).expect(name)
@@ -72,16 +68,6 @@ fn assert_close(what: &str, ours: &Tensor, reference: &Tensor, abs_tol: f32) {
     let (err, scale) = compare(ours, reference);
     eprintln!("{what}: max abs err {err:.3e}, scale {scale:.3e}");
     assert!(err <= abs_tol, "{what}: max abs err {err} > {abs_tol}");
-}
-
-fn rgb8(inputs: &HashMap<String, Tensor>, i: usize) -> Reference {
-    let t = &inputs[&format!("reference_rgb8.{i}")];
-    let (height, width, _) = t.dims3().unwrap();
-    Reference::Rgb8 {
-        width,
-        height,
-        data: t.flatten_all().unwrap().to_vec1::<u8>().unwrap(),
-    }
 }
 
 #[test]

@@ -8,18 +8,17 @@
 //!   weighted sums are not the same floating-point operations).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::scheduler::{FlowScheduler, SchedulerConfig, from_config};
 use serde::Deserialize;
 
+mod common;
+use common::fixtures;
+
 /// Relative tolerance of every intermediate sample of a run.
 const RUN_REL_TOL: f32 = 2e-6;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
 
 fn load(name: &str) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(fixtures().join(name), &Device::Cpu).expect(name)

@@ -5,19 +5,18 @@
 //! fixtures README).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::runtime::{DeviceKind, Precision};
 use refvid_wan::vae::{VaeTiling, WanVae};
 use refvid_wan::{CheckArgs, Module, WanError, run_check};
 
+mod common;
+use common::fixtures;
+
 /// Relative tolerance for f32.
 const F32_REL_TOL: f32 = 1e-4;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
 
 fn load(name: &str) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(fixtures().join(name), &Device::Cpu).expect(name)

@@ -1,0 +1,56 @@
+//! What the model tests share: the fixtures folder, its tensors, a reference image out of them and
+//! the Phantom case of `phantom_inputs.safetensors` (each test binary uses its own part of it).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use refvid_wan::models::phantom::{GuidanceScales, PhantomParams};
+use refvid_wan::pipeline::Reference;
+
+/// `tests/fixtures` (made by `scripts/make_fixtures.py`, see its README).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Every tensor of the fixture file `name`, on the CPU.
+pub fn load_tensors(name: &str) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixtures().join(name), &Device::Cpu).expect(name)
+}
+
+/// Reference image `i` of a fixture's inputs (`reference_rgb8.{i}`, `[H, W, 3]` u8).
+pub fn rgb8(inputs: &HashMap<String, Tensor>, i: usize) -> Reference {
+    let t = &inputs[&format!("reference_rgb8.{i}")];
+    let (height, width, _) = t.dims3().unwrap();
+    Reference::Rgb8 {
+        width,
+        height,
+        data: t.flatten_all().unwrap().to_vec1::<u8>().unwrap(),
+    }
+}
+
+/// Case `a` of `phantom_inputs.safetensors`: 64×48, 9 frames, 3 steps, two references.
+pub fn phantom_params() -> PhantomParams {
+    let inputs: HashMap<String, Tensor> = load_tensors("phantom_inputs.safetensors")
+        .into_iter()
+        .filter_map(|(k, v)| k.strip_prefix("a.").map(|k| (k.to_string(), v)))
+        .collect();
+    PhantomParams {
+        prompt: "A red fox walks in the snow".into(),
+        negative_prompt: "blurry, low quality".into(),
+        references: (0..2).map(|i| rgb8(&inputs, i)).collect(),
+        width: 64,
+        height: 48,
+        num_frames: 9,
+        steps: 3,
+        scales: GuidanceScales {
+            image: 5.0,
+            text: 7.5,
+        },
+        shift: 5.0,
+        seed: 11,
+        initial_noise: None,
+        sampling: Default::default(),
+    }
+}
