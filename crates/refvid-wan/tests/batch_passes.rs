@@ -8,17 +8,16 @@
 //! transformer works per entry), so the only difference is the order in which the matrix
 //! products sum over taller inputs; measured: see the asserts' messages (0 or a few ulp).
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use refvid_wan::batch::PassBatching;
 use refvid_wan::models::phantom::PhantomPipeline;
-use refvid_wan::offload::{Offload, Placement, load};
+use refvid_wan::offload::Offload;
 use refvid_wan::pipeline::{GenerateParams, WanVacePipeline};
 use refvid_wan::step_cache::CacheStats;
-use refvid_wan::transformer::WanTransformer;
 use refvid_wan::vace::VaceInput;
 
 mod common;
-use common::{fixtures, load_tensors, phantom_params, rgb8};
+use common::{fixtures, load_tensors, phantom_params, placement, rgb8, tiny_vace};
 
 /// Asserts `got` is `want` within 1e-5 of `want`'s largest magnitude; returns the difference.
 fn assert_close(what: &str, got: &Tensor, want: &Tensor) -> f32 {
@@ -44,18 +43,6 @@ fn assert_close(what: &str, got: &Tensor, want: &Tensor) -> f32 {
     );
     eprintln!("{what}: max abs difference {diff:e} (scale {scale})");
     diff
-}
-
-fn placement(offload: Offload) -> Placement {
-    Placement::new(DType::F32, &Device::Cpu).with_offload(offload)
-}
-
-/// The tiny VACE transformer with its blocks kept or streamed.
-fn tiny_vace(offload: Offload) -> WanTransformer {
-    let (_, staged) =
-        load::transformer(&fixtures().join("tiny-vace"), &placement(offload), &[]).unwrap();
-    let built = staged.get().unwrap();
-    (*built).clone()
 }
 
 #[test]

@@ -25,11 +25,7 @@ use refvid_wan::vace::VaceInput;
 use refvid_wan::vae::VaeTiling;
 
 mod common;
-use common::{fixtures, load_tensors, phantom_params, rgb8};
-
-fn placement(offload: Offload) -> Placement {
-    Placement::new(DType::F32, &Device::Cpu).with_offload(offload)
-}
+use common::{fixtures, load_tensors, phantom_params, placement, rgb8, tiny_vace};
 
 /// Asserts two tensors are equal bit for bit.
 fn assert_identical(what: &str, a: &Tensor, b: &Tensor) {
@@ -240,13 +236,6 @@ fn vace_forward(model: &WanTransformer, hook: Option<&mut dyn BlockHook>) -> Ten
             hook,
         )
         .unwrap()
-}
-
-fn tiny_vace(offload: Offload) -> WanTransformer {
-    let (_, staged) =
-        load::transformer(&fixtures().join("tiny-vace"), &placement(offload), &[]).unwrap();
-    let built = staged.get().unwrap();
-    (*built).clone()
 }
 
 #[test]

@@ -1,13 +1,16 @@
-//! What the model tests share: the fixtures folder, its tensors, a reference image out of them and
-//! the Phantom case of `phantom_inputs.safetensors` (each test binary uses its own part of it).
+//! What the model tests share: the fixtures folder, its tensors, a reference image out of them,
+//! the Phantom case of `phantom_inputs.safetensors` and the tiny VACE transformer kept or
+//! streamed (each test binary uses its own part of it).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use refvid_wan::models::phantom::{GuidanceScales, PhantomParams};
+use refvid_wan::offload::{Offload, Placement, load};
 use refvid_wan::pipeline::Reference;
+use refvid_wan::transformer::WanTransformer;
 
 /// `tests/fixtures` (made by `scripts/make_fixtures.py`, see its README).
 pub fn fixtures() -> PathBuf {
@@ -53,4 +56,17 @@ pub fn phantom_params() -> PhantomParams {
         initial_noise: None,
         sampling: Default::default(),
     }
+}
+
+/// f32 on the CPU, with the transformer's blocks placed as `offload` says.
+pub fn placement(offload: Offload) -> Placement {
+    Placement::new(DType::F32, &Device::Cpu).with_offload(offload)
+}
+
+/// The tiny VACE transformer (`tiny-vace`) with its blocks kept or streamed.
+pub fn tiny_vace(offload: Offload) -> WanTransformer {
+    let (_, staged) =
+        load::transformer(&fixtures().join("tiny-vace"), &placement(offload), &[]).unwrap();
+    let built = staged.get().unwrap();
+    (*built).clone()
 }
