@@ -17,7 +17,7 @@ use refvid_wan::step_cache::CacheStats;
 use refvid_wan::vace::VaceInput;
 
 mod common;
-use common::{fixtures, load_tensors, phantom_params, placement, rgb8, tiny_vace};
+use common::{fixtures, load_tensors, phantom_params, placement, tiny_vace, vace_case};
 
 /// Asserts `got` is `want` within 1e-5 of `want`'s largest magnitude; returns the difference.
 fn assert_close(what: &str, got: &Tensor, want: &Tensor) -> f32 {
@@ -90,19 +90,9 @@ fn forward_passes_equal_one_forward_per_pass() {
     }
 }
 
-/// The case of `pipeline_case.json` (64×48, 9 frames, 2 references, guidance 5), 3 steps.
+/// The case of `pipeline_case.json`, 3 steps.
 fn vace_params() -> GenerateParams {
-    let case: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("pipeline_case.json")).unwrap(),
-    )
-    .unwrap();
-    let inputs = load_tensors("pipeline_inputs.safetensors");
-    let mut p = GenerateParams::new(case["prompt"].as_str().unwrap());
-    p.negative_prompt = case["negative_prompt"].as_str().unwrap().into();
-    p.references = (0..2).map(|i| rgb8(&inputs, i)).collect();
-    (p.width, p.height, p.num_frames, p.steps) = (64, 48, 9, 3);
-    p.seed = 5;
-    p
+    vace_case(3, 5)
 }
 
 /// The video and the transformer passes counted after the last step.

@@ -25,7 +25,7 @@ use refvid_wan::vace::VaceInput;
 use refvid_wan::vae::VaeTiling;
 
 mod common;
-use common::{fixtures, load_tensors, phantom_params, placement, rgb8, tiny_vace};
+use common::{fixtures, load_tensors, phantom_params, placement, tiny_vace, vace_case};
 
 /// Asserts two tensors are equal bit for bit.
 fn assert_identical(what: &str, a: &Tensor, b: &Tensor) {
@@ -47,18 +47,9 @@ fn assert_identical(what: &str, a: &Tensor, b: &Tensor) {
 
 // ---- VACE ------------------------------------------------------------------------------------
 
-/// The case of `pipeline_case.json` (64×48, 9 frames, 2 references, guidance 5) with `steps`.
+/// The case of `pipeline_case.json` with `steps` and a step cache.
 fn vace_params(steps: usize, cache: CacheConfig) -> GenerateParams {
-    let case: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("pipeline_case.json")).unwrap(),
-    )
-    .unwrap();
-    let inputs = load_tensors("pipeline_inputs.safetensors");
-    let mut p = GenerateParams::new(case["prompt"].as_str().unwrap());
-    p.negative_prompt = case["negative_prompt"].as_str().unwrap().into();
-    p.references = (0..2).map(|i| rgb8(&inputs, i)).collect();
-    (p.width, p.height, p.num_frames, p.steps) = (64, 48, 9, steps);
-    p.seed = 7;
+    let mut p = vace_case(steps, 7);
     p.sampling.cache = cache;
     p
 }

@@ -1,6 +1,6 @@
 //! What the model tests share: the fixtures folder, its tensors, a reference image out of them,
-//! the Phantom case of `phantom_inputs.safetensors` and the tiny VACE transformer kept or
-//! streamed (each test binary uses its own part of it).
+//! the VACE case of `pipeline_case.json`, the Phantom case of `phantom_inputs.safetensors` and
+//! the tiny VACE transformer kept or streamed (each test binary uses its own part of it).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use refvid_wan::models::phantom::{GuidanceScales, PhantomParams};
 use refvid_wan::offload::{Offload, Placement, load};
-use refvid_wan::pipeline::Reference;
+use refvid_wan::pipeline::{GenerateParams, Reference};
 use refvid_wan::transformer::WanTransformer;
 
 /// `tests/fixtures` (made by `scripts/make_fixtures.py`, see its README).
@@ -31,6 +31,22 @@ pub fn rgb8(inputs: &HashMap<String, Tensor>, i: usize) -> Reference {
         height,
         data: t.flatten_all().unwrap().to_vec1::<u8>().unwrap(),
     }
+}
+
+/// The case of `pipeline_case.json` (64×48, 9 frames, its 2 references, guidance 5) with
+/// `steps` and `seed`.
+pub fn vace_case(steps: usize, seed: u64) -> GenerateParams {
+    let case: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("pipeline_case.json")).unwrap(),
+    )
+    .unwrap();
+    let inputs = load_tensors("pipeline_inputs.safetensors");
+    let mut p = GenerateParams::new(case["prompt"].as_str().unwrap());
+    p.negative_prompt = case["negative_prompt"].as_str().unwrap().into();
+    p.references = (0..2).map(|i| rgb8(&inputs, i)).collect();
+    (p.width, p.height, p.num_frames, p.steps) = (64, 48, 9, steps);
+    p.seed = seed;
+    p
 }
 
 /// Case `a` of `phantom_inputs.safetensors`: 64×48, 9 frames, 3 steps, two references.
